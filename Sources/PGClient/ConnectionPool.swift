@@ -1,0 +1,398 @@
+public import Logging
+import Synchronization
+import CLibPQ
+
+/// A pool of non-blocking libpq connections that many tasks share.
+///
+/// Queries from concurrent callers are pipelined: a connection carries up to
+/// ``Configuration/maximumPipelineDepth`` queries at once, each in its own pipeline segment, so a
+/// caller never waits for another caller's round trip and one statement's failure affects only its
+/// own caller. Dead connections are replaced in the background with exponential backoff.
+///
+/// ```swift
+/// let pool = try ConnectionPool(url: "postgresql://app@localhost/app")
+/// let rows = try await pool.query("SELECT name FROM users WHERE id = $1", [.int8(42)])
+/// let name = try rows.first?.decode(String.self, column: 0)
+/// await pool.close()
+/// ```
+///
+/// Call ``close()`` when done: it lets queries in flight finish, closes every connection and stops
+/// the pool's I/O thread.
+public actor ConnectionPool {
+    private struct Waiter {
+        let id: Int
+        let exclusive: Bool
+        let continuation: CheckedContinuation<LibPQConnection, any Error>
+        let timeout: Task<Void, Never>
+    }
+
+    /// The configuration the pool was created with.
+    public nonisolated let configuration: Configuration
+    nonisolated let loop: EventLoop
+    private nonisolated let conninfo: String
+    private nonisolated let redactor: SecretRedactor
+    private nonisolated let waiting = Atomic<Int>(0)
+    private let logger: Logger
+
+    private var connections: [Int: LibPQConnection] = [:]
+    private var ready: [LibPQConnection] = []  // open, not reserved by withConnection
+    private var connectingCount = 0
+    private var nextID = 0
+    private var waiters: [Waiter] = []
+    private var closed = false
+    private var closeWaiters: [CheckedContinuation<Void, Never>] = []
+    private var loopStopped = false
+    private var consecutiveFailures = 0
+    private var lastConnectError: PGError?
+    private var reconnectScheduled = false
+
+    /// Creates a pool for a libpq connection URL or conninfo string.
+    ///
+    /// No connection is opened until the first query. Any form libpq accepts works: URLs
+    /// (`postgresql://user:secret@host:5432/db?sslmode=require`), `key=value` strings, several
+    /// hosts, unix-socket directories, `connect_timeout`.
+    ///
+    /// - Parameters:
+    ///   - url: the connection string. Its password never appears in errors or logs.
+    ///   - configuration: sizes, timeouts and backoff; see ``Configuration``.
+    ///   - logger: where connection events go. Defaults to a logger that discards everything.
+    /// - Throws: ``PGError`` with code ``PGError/Code/invalidConnectionString`` when libpq cannot
+    ///   parse `url`.
+    public init(url: String, configuration: Configuration = .init(), logger: Logger? = nil) throws {
+        let redactor = SecretRedactor(conninfo: url)
+        var errorMessage: UnsafeMutablePointer<CChar>?
+        if let options = PQconninfoParse(url, &errorMessage) {
+            PQconninfoFree(options)
+        } else {
+            var message = "invalid connection string"
+            if let errorMessage {
+                message += ": " + redactor.redact(String(cString: errorMessage).trimmingTrailingWhitespace())
+                PQfreemem(errorMessage)
+            }
+            throw PGError(code: .invalidConnectionString, message: message)
+        }
+        var configuration = configuration
+        configuration.maximumConnections = max(1, configuration.maximumConnections)
+        configuration.minimumConnections = min(max(0, configuration.minimumConnections), configuration.maximumConnections)
+        configuration.maximumPipelineDepth = max(1, configuration.maximumPipelineDepth)
+        self.configuration = configuration
+        self.conninfo = url
+        self.redactor = redactor
+        self.logger = logger ?? Logger(label: "swift-pgstore.pool", factory: { _ in SwiftLogNoOpLogHandler() })
+        self.loop = try EventLoop()
+        try loop.start()
+    }
+
+    deinit {
+        // close() is the way to stop a pool; this only keeps a forgotten pool from leaking its thread.
+        let loop = self.loop
+        let connections = Array(self.connections.values)
+        loop.execute {
+            for connection in connections { connection.close(gracePeriod: .zero) }
+        }
+        loop.shutdown()
+    }
+
+    // MARK: Public API
+
+    /// Runs one statement and returns its rows.
+    ///
+    /// Parameters are bound to `$1`, `$2`, ...; the statement is prepared once per connection and
+    /// reused. The query shares a connection with other callers' queries (pipelining).
+    ///
+    /// Cancelling the calling task returns at once with `CancellationError`; a query already sent
+    /// still runs on the server and its result is discarded.
+    ///
+    /// - Parameters:
+    ///   - sql: one SQL statement.
+    ///   - parameters: values for `$1`, `$2`, ...
+    /// - Returns: the statement's rows (empty for statements that return none).
+    /// - Throws: ``PGError`` (query or connection failure, timeout, closed pool), or
+    ///   `CancellationError`.
+    public nonisolated func query(_ sql: String, _ parameters: [PGValue] = []) async throws -> QueryResult {
+        let encoded = try EncodedParameters(parameters)
+        do {
+            return try await run(sql, encoded, on: try await lease(exclusive: false))
+        } catch let error as PGError where error.wasNotSent {
+            // The connection died before the query left; running it on another is safe.
+            return try await run(sql, encoded, on: try await lease(exclusive: false))
+        }
+    }
+
+    /// Runs `body` with a connection reserved for it alone, for statements that must share a
+    /// session (`BEGIN` ... `COMMIT`, `SET`, advisory locks). The connection goes back to the pool
+    /// when `body` returns or throws.
+    ///
+    /// - Parameter body: the work to run; it must not keep the connection.
+    /// - Returns: what `body` returns.
+    /// - Throws: what `body` throws, or a ``PGError`` when no connection could be had.
+    public nonisolated func withConnection<Result: Sendable>(
+        _ body: @Sendable (PGConnection) async throws -> Result
+    ) async throws -> Result {
+        let connection = try await lease(exclusive: true)
+        connection.inFlight.subtract(1, ordering: .relaxed)  // the lease itself is not a query
+        do {
+            let result = try await body(PGConnection(pool: self, connection: connection))
+            giveBack(connection)
+            return result
+        } catch {
+            giveBack(connection)
+            throw error
+        }
+    }
+
+    /// Closes the pool.
+    ///
+    /// Callers waiting for a connection fail with ``PGError/Code/poolClosed``; queries already sent
+    /// get their results (up to ``Configuration/closeGracePeriod``, after which they fail with
+    /// ``PGError/Code/connectionClosed``); every connection is then closed and the I/O thread
+    /// stops. Later calls fail with ``PGError/Code/poolClosed``. Calling it again just waits.
+    public func close() async {
+        if !closed {
+            closed = true
+            logger.debug("closing connection pool", metadata: ["connections": "\(connections.count)"])
+            failAllWaiters(PGError.poolClosed)
+            let grace = configuration.closeGracePeriod
+            for connection in connections.values {
+                loop.execute { connection.close(gracePeriod: grace) }
+            }
+        }
+        if connections.isEmpty {
+            await stopLoop()
+            return
+        }
+        await withCheckedContinuation { closeWaiters.append($0) }
+    }
+
+    /// The number of open or opening connections (for tests and metrics).
+    public var connectionCount: Int { connections.count }
+
+    // MARK: Running queries
+
+    nonisolated func run(_ sql: String, _ parameters: EncodedParameters, on connection: LibPQConnection) async throws
+        -> QueryResult
+    {
+        let pending = PendingQuery(sql: sql, parameters: parameters)
+        let loop = self.loop
+        return try await withTaskCancellationHandler {
+            try await withUnsafeThrowingContinuation { continuation in
+                pending.setContinuation(continuation)
+                loop.execute { connection.submit(pending) }
+            }
+        } onCancel: {
+            loop.execute { connection.cancel(pending) }
+        }
+    }
+
+    // MARK: Leasing
+
+    /// Picks a connection for one query (or reserves one, when `exclusive`), waiting when none has
+    /// room. The connection's in-flight count is already raised on return.
+    func lease(exclusive: Bool) async throws -> LibPQConnection {
+        try Task.checkCancellation()
+        if closed { throw PGError.poolClosed }
+        if let connection = pick(exclusive: exclusive) { return connection }
+        openConnectionIfNeeded()
+        if ready.isEmpty && connections.isEmpty, consecutiveFailures > 0, let lastConnectError {
+            // The server is unreachable: fail fast rather than queue behind a backoff; a retry is
+            // already scheduled.
+            throw lastConnectError
+        }
+        guard waiters.count < configuration.maximumWaiters else {
+            throw PGError(code: .tooManyWaiters, message: "\(waiters.count) callers already wait for a connection")
+        }
+        let id = nextID
+        nextID += 1
+        let timeout = configuration.connectionWaitTimeout
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                let timer = Task { [weak self] in
+                    try? await Task.sleep(for: timeout)
+                    if Task.isCancelled { return }
+                    await self?.timeOutWaiter(id)
+                }
+                waiters.append(Waiter(id: id, exclusive: exclusive, continuation: continuation, timeout: timer))
+                waiting.add(1, ordering: .relaxed)
+            }
+        } onCancel: {
+            Task { await self.removeWaiter(id, error: CancellationError()) }
+        }
+    }
+
+    private func pick(exclusive: Bool) -> LibPQConnection? {
+        var bestIndex = -1
+        var bestLoad = Int.max
+        for (index, connection) in ready.enumerated() {
+            let load = connection.inFlight.load(ordering: .relaxed)
+            if load < bestLoad {
+                bestLoad = load
+                bestIndex = index
+                if load == 0 { break }
+            }
+        }
+        guard bestIndex >= 0 else { return nil }
+        // Every open connection is busy: open another (one at a time) while sharing these.
+        if bestLoad > 0 { openConnectionIfNeeded() }
+        let connection = ready[bestIndex]
+        if exclusive {
+            ready.remove(at: bestIndex)
+        } else if bestLoad >= configuration.maximumPipelineDepth {
+            return nil
+        }
+        connection.inFlight.add(1, ordering: .relaxed)
+        return connection
+    }
+
+    nonisolated func giveBack(_ connection: LibPQConnection) {
+        Task { await self.returnReserved(connection) }
+    }
+
+    private func returnReserved(_ connection: LibPQConnection) {
+        guard connections[connection.id] != nil else { return }
+        if closed { return }
+        ready.append(connection)
+        serveWaiters()
+    }
+
+    private func serveWaiters() {
+        while let waiter = waiters.first, let connection = pick(exclusive: waiter.exclusive) {
+            waiters.removeFirst()
+            waiting.subtract(1, ordering: .relaxed)
+            waiter.timeout.cancel()
+            waiter.continuation.resume(returning: connection)
+        }
+    }
+
+    private func timeOutWaiter(_ id: Int) {
+        let seconds = configuration.connectionWaitTimeout
+        removeWaiter(id, error: PGError(
+            code: .connectionWaitTimeout, message: "no connection became available within \(seconds)"))
+    }
+
+    private func removeWaiter(_ id: Int, error: any Error) {
+        guard let index = waiters.firstIndex(where: { $0.id == id }) else { return }
+        let waiter = waiters.remove(at: index)
+        waiting.subtract(1, ordering: .relaxed)
+        waiter.timeout.cancel()
+        waiter.continuation.resume(throwing: error)
+    }
+
+    private func failAllWaiters(_ error: PGError) {
+        let failing = waiters
+        waiters.removeAll()
+        waiting.store(0, ordering: .relaxed)
+        for waiter in failing {
+            waiter.timeout.cancel()
+            waiter.continuation.resume(throwing: error)
+        }
+    }
+
+    // MARK: Opening and losing connections
+
+    private func openConnectionIfNeeded() {
+        guard !closed, connectingCount == 0, connections.count < configuration.maximumConnections else { return }
+        if consecutiveFailures > 0 {
+            scheduleReconnect()
+            return
+        }
+        openConnection()
+    }
+
+    private func openConnection() {
+        let id = nextID
+        nextID += 1
+        let connection = LibPQConnection(
+            id: id, loop: loop, conninfo: conninfo, redactor: redactor,
+            statementMode: configuration.usesNamedStatements ? .named : .unnamed,
+            connectTimeout: configuration.connectTimeout,
+            callbacks: .init(
+                ready: { [weak self] connection in
+                    Task { await self?.connectionBecameReady(connection) }
+                },
+                closed: { [weak self] connection, error, wasConnecting in
+                    Task { await self?.connectionDidClose(connection, error: error, wasConnecting: wasConnecting) }
+                },
+                completed: { [weak self] connection in
+                    // Only hop to the pool when someone waits for room.
+                    guard let self, self.waiting.load(ordering: .relaxed) > 0 else { return }
+                    Task { await self.serveWaiters() }
+                }
+            ))
+        connections[id] = connection
+        connectingCount += 1
+        logger.trace("opening connection", metadata: ["connection": "\(id)"])
+        loop.execute { connection.connect() }
+    }
+
+    private func scheduleReconnect() {
+        guard !reconnectScheduled else { return }
+        reconnectScheduled = true
+        let exponent = min(consecutiveFailures - 1, 20)
+        let delay = min(configuration.initialReconnectDelay * (1 << exponent), configuration.maximumReconnectDelay)
+        Task { [weak self] in
+            try? await Task.sleep(for: delay)
+            await self?.reconnectNow()
+        }
+    }
+
+    private func reconnectNow() {
+        reconnectScheduled = false
+        guard !closed, connectingCount == 0, connections.count < configuration.maximumConnections else { return }
+        if connections.count < configuration.minimumConnections || !waiters.isEmpty || ready.isEmpty {
+            openConnection()
+        }
+    }
+
+    private func connectionBecameReady(_ connection: LibPQConnection) {
+        connectingCount -= 1
+        consecutiveFailures = 0
+        lastConnectError = nil
+        guard !closed else {
+            let grace = configuration.closeGracePeriod
+            loop.execute { connection.close(gracePeriod: grace) }
+            return
+        }
+        logger.debug("connection open", metadata: ["connection": "\(connection.id)"])
+        ready.append(connection)
+        serveWaiters()
+        if connections.count < configuration.minimumConnections { openConnectionIfNeeded() }
+    }
+
+    private func connectionDidClose(_ connection: LibPQConnection, error: PGError?, wasConnecting: Bool) {
+        guard connections.removeValue(forKey: connection.id) != nil else { return }
+        ready.removeAll { $0 === connection }
+        if wasConnecting {
+            connectingCount -= 1
+            if let error {
+                consecutiveFailures += 1
+                lastConnectError = error
+                logger.warning("could not connect to PostgreSQL", metadata: ["error": "\(error.message)"])
+                if ready.isEmpty { failAllWaiters(error) }
+            }
+        } else if let error {
+            logger.warning("lost a PostgreSQL connection", metadata: ["connection": "\(connection.id)", "error": "\(error.message)"])
+        }
+        if closed {
+            if connections.isEmpty {
+                let waiting = closeWaiters
+                closeWaiters.removeAll()
+                Task {
+                    await self.stopLoop()
+                    for waiter in waiting { waiter.resume() }
+                }
+            }
+            return
+        }
+        if connections.count < configuration.minimumConnections || !waiters.isEmpty {
+            openConnectionIfNeeded()
+        }
+    }
+
+    private func stopLoop() async {
+        if !loopStopped {
+            loopStopped = true
+            loop.shutdown()
+        }
+        await loop.awaitTermination()
+    }
+}

@@ -1,0 +1,267 @@
+import CLibPQ
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// Something the event loop tells when its file descriptor is ready.
+protocol EventLoopHandler: AnyObject {
+    func handleEvent(readable: Bool, writable: Bool, hangup: Bool)
+    /// Called once per loop iteration after jobs ran, if the handler asked for it with
+    /// ``EventLoop/flushAtEndOfTick(_:)``.
+    func flushAtEndOfTick()
+}
+
+/// One thread that owns a set of libpq connections and waits for their sockets with epoll.
+///
+/// Why a dedicated epoll thread rather than DispatchSource or a cooperative task:
+/// - libpq connections are not thread-safe; every call on a `PGconn` must come from one thread at a
+///   time. Confining all of a pool's connections to this thread gives that without a lock per call.
+/// - No libpq call, blocking or not, ever runs on Swift's cooperative threads. The few libpq steps
+///   that can block briefly (host name lookup in `PQconnectStartParams`) block this thread only.
+/// - Work submitted from many tasks between two wake-ups is handled in one batch, so the queries of
+///   many callers leave in one `send` per connection: that is what makes pipelining pay.
+/// - DispatchSource would hop through a dispatch queue for every readiness event, costing latency
+///   and allocations on the hot path.
+final class EventLoop: @unchecked Sendable {
+    // Shared between threads.
+    private let epollFD: Int32
+    private let wakeFD: Int32
+    private let jobs = Mutex<[@Sendable () -> Void]>([])
+    private let sleeping = Atomic<Bool>(false)
+    private let terminated = Mutex<(done: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+
+    // Confined to the loop thread.
+    private var handlers: [UInt64: any EventLoopHandler] = [:]
+    private var nextToken: UInt64 = 1
+    private var timers: [UInt64: (deadline: UInt64, body: () -> Void)] = [:]
+    private var nextTimerID: UInt64 = 1
+    private var endOfTick: [any EventLoopHandler] = []
+    private var running = true
+    private var spareJobs: [@Sendable () -> Void] = []
+
+    static let readable: UInt32 = 0x001  // EPOLLIN
+    static let writable: UInt32 = 0x004  // EPOLLOUT
+    static let error: UInt32 = 0x008  // EPOLLERR
+    static let hangup: UInt32 = 0x010  // EPOLLHUP
+
+    init() throws {
+        let epollFD = epoll_create1(Int32(EPOLL_CLOEXEC))
+        guard epollFD >= 0 else {
+            throw PGError(code: .connectionFailed, message: "epoll_create1 failed: errno \(errno)")
+        }
+        let wakeFD = eventfd(0, Int32(EFD_CLOEXEC) | Int32(EFD_NONBLOCK))
+        guard wakeFD >= 0 else {
+            close(epollFD)
+            throw PGError(code: .connectionFailed, message: "eventfd failed: errno \(errno)")
+        }
+        self.epollFD = epollFD
+        self.wakeFD = wakeFD
+        var event = epoll_event()
+        event.events = Self.readable
+        event.data.u64 = 0  // token 0 is the wake-up descriptor
+        epoll_ctl(epollFD, EPOLL_CTL_ADD, wakeFD, &event)
+    }
+
+    /// Starts the loop's thread.
+    func start() throws {
+        var thread = pthread_t()
+        let box = Unmanaged.passRetained(self).toOpaque()
+        let rc = pthread_create(&thread, nil, { argument in
+            guard let argument else { return nil }
+            let loop = Unmanaged<EventLoop>.fromOpaque(argument).takeRetainedValue()
+            loop.run()
+            return nil
+        }, box)
+        guard rc == 0 else {
+            Unmanaged<EventLoop>.fromOpaque(box).release()
+            throw PGError(code: .connectionFailed, message: "could not start the event loop thread: \(rc)")
+        }
+        pthread_detach(thread)
+    }
+
+    /// Runs `job` on the loop thread, soon. Safe to call from any thread.
+    func execute(_ job: @escaping @Sendable () -> Void) {
+        jobs.withLock { $0.append(job) }
+        // Only pay for the wake-up write when the loop is (about to be) asleep in epoll_wait.
+        if sleeping.exchange(false, ordering: .sequentiallyConsistent) {
+            var one: UInt64 = 1
+            _ = write(wakeFD, &one, 8)
+        }
+    }
+
+    /// Stops the loop once the jobs already queued have run. Handlers should be closed first.
+    func shutdown() {
+        execute { [self] in running = false }
+    }
+
+    /// Waits until the loop thread has stopped.
+    func awaitTermination() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let resumeNow = terminated.withLock { state -> Bool in
+                if state.done { return true }
+                state.waiters.append(continuation)
+                return false
+            }
+            if resumeNow { continuation.resume() }
+        }
+    }
+
+    // MARK: Loop-thread API
+
+    /// Registers `fd`; returns the token that names this registration.
+    func register(fd: Int32, handler: any EventLoopHandler, read: Bool, write: Bool) -> UInt64 {
+        let token = nextToken
+        nextToken += 1
+        handlers[token] = handler
+        var event = epoll_event()
+        event.events = interest(read: read, write: write)
+        event.data.u64 = token
+        epoll_ctl(epollFD, EPOLL_CTL_ADD, fd, &event)
+        return token
+    }
+
+    /// Changes what `fd` is watched for. Re-adds it when the kernel dropped it (libpq closed and
+    /// reopened a socket under the same number).
+    func modify(token: UInt64, fd: Int32, read: Bool, write: Bool) {
+        var event = epoll_event()
+        event.events = interest(read: read, write: write)
+        event.data.u64 = token
+        if epoll_ctl(epollFD, EPOLL_CTL_MOD, fd, &event) != 0 && errno == ENOENT {
+            epoll_ctl(epollFD, EPOLL_CTL_ADD, fd, &event)
+        }
+    }
+
+    /// Stops watching `fd` (call before the descriptor is closed).
+    func unregister(token: UInt64, fd: Int32) {
+        handlers[token] = nil
+        if fd >= 0 {
+            var event = epoll_event()
+            epoll_ctl(epollFD, EPOLL_CTL_DEL, fd, &event)
+        }
+    }
+
+    /// Runs `body` on the loop thread after `delay`; returns an ID for ``cancelTimer(_:)``.
+    func scheduleTimer(after delay: Duration, _ body: @escaping () -> Void) -> UInt64 {
+        let id = nextTimerID
+        nextTimerID += 1
+        let nanos = UInt64(max(0, delay.components.seconds)) * 1_000_000_000
+            + UInt64(max(0, delay.components.attoseconds / 1_000_000_000))
+        timers[id] = (Self.monotonicNanos() &+ nanos, body)
+        return id
+    }
+
+    func cancelTimer(_ id: UInt64) { timers[id] = nil }
+
+    /// Asks for `handler.flushAtEndOfTick()` after the current batch of jobs.
+    func flushAtEndOfTick(_ handler: any EventLoopHandler) { endOfTick.append(handler) }
+
+    // MARK: The loop
+
+    private func interest(read: Bool, write: Bool) -> UInt32 {
+        (read ? Self.readable : 0) | (write ? Self.writable : 0)
+    }
+
+    static func monotonicNanos() -> UInt64 {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
+    }
+
+    private func run() {
+        var events = [epoll_event](repeating: epoll_event(), count: 64)
+        while running {
+            let haveJobs = runJobs()
+            flushEndOfTick()
+            if !running { break }
+
+            var timeout: Int32 = -1
+            if haveJobs {
+                timeout = 0
+            } else {
+                sleeping.store(true, ordering: .sequentiallyConsistent)
+                // A job may have arrived between runJobs() and the store: don't sleep on it.
+                if jobs.withLock({ !$0.isEmpty }) {
+                    sleeping.store(false, ordering: .sequentiallyConsistent)
+                    timeout = 0
+                } else {
+                    timeout = timerTimeoutMillis()
+                }
+            }
+            let count = events.withUnsafeMutableBufferPointer { buffer in
+                epoll_wait(epollFD, buffer.baseAddress, Int32(buffer.count), timeout)
+            }
+            sleeping.store(false, ordering: .sequentiallyConsistent)
+            if count > 0 {
+                for index in 0..<Int(count) {
+                    let event = events[index]
+                    let token = event.data.u64
+                    if token == 0 {
+                        var value: UInt64 = 0
+                        _ = read(wakeFD, &value, 8)
+                        continue
+                    }
+                    guard let handler = handlers[token] else { continue }
+                    let flags = event.events
+                    handler.handleEvent(
+                        readable: flags & Self.readable != 0,
+                        writable: flags & Self.writable != 0,
+                        hangup: flags & (Self.error | Self.hangup) != 0
+                    )
+                }
+            }
+            fireTimers()
+        }
+        Glibc.close(epollFD)
+        Glibc.close(wakeFD)
+        let waiters = terminated.withLock { state -> [CheckedContinuation<Void, Never>] in
+            state.done = true
+            defer { state.waiters = [] }
+            return state.waiters
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    /// Runs the queued jobs; returns whether there were any.
+    private func runJobs() -> Bool {
+        // Swap the queue with a spare, empty buffer so neither side reallocates on every tick.
+        var batch = spareJobs
+        spareJobs = []
+        jobs.withLock { swap(&batch, &$0) }
+        if batch.isEmpty {
+            spareJobs = batch
+            return false
+        }
+        for job in batch { job() }
+        batch.removeAll(keepingCapacity: true)
+        spareJobs = batch
+        return true
+    }
+
+    private func flushEndOfTick() {
+        guard !endOfTick.isEmpty else { return }
+        let pending = endOfTick
+        endOfTick.removeAll(keepingCapacity: true)
+        for handler in pending { handler.flushAtEndOfTick() }
+    }
+
+    private func timerTimeoutMillis() -> Int32 {
+        guard let next = timers.values.map(\.deadline).min() else { return -1 }
+        let now = Self.monotonicNanos()
+        if next <= now { return 0 }
+        return Int32(min(UInt64(Int32.max), (next - now + 999_999) / 1_000_000))
+    }
+
+    private func fireTimers() {
+        guard !timers.isEmpty else { return }
+        let now = Self.monotonicNanos()
+        let due = timers.filter { $0.value.deadline <= now }
+        for (id, timer) in due.sorted(by: { $0.value.deadline < $1.value.deadline }) {
+            timers[id] = nil
+            timer.body()
+        }
+    }
+}

@@ -1,0 +1,422 @@
+import CLibPQ
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One libpq connection in non-blocking pipeline mode, confined to its ``EventLoop``'s thread.
+///
+/// Every method except the `let`s and `inFlight` runs on the loop thread; the class is
+/// `@unchecked Sendable` only so the pool can hand it to `EventLoop.execute`. It owns its `PGconn`
+/// and finishes it exactly once (`teardown()`).
+///
+/// Each query goes out as its own pipeline segment (Parse when new, Bind/Execute, Sync), so a
+/// failing statement aborts only its own segment: the other callers in the pipeline are unaffected.
+final class LibPQConnection: EventLoopHandler, @unchecked Sendable {
+    enum State { case initial, connecting, ready, draining, closed }
+
+    /// How statements are sent: named prepared statements cached per connection (fast), or unnamed
+    /// ones parsed each time (works behind PgBouncer in transaction mode).
+    enum StatementMode: Sendable { case named, unnamed }
+
+    struct Callbacks: Sendable {
+        var ready: @Sendable (LibPQConnection) -> Void
+        var closed: @Sendable (LibPQConnection, _ error: PGError?, _ wasConnecting: Bool) -> Void
+        var completed: @Sendable (LibPQConnection) -> Void
+    }
+
+    private struct StatementKey: Hashable {
+        let sql: String
+        let types: [UInt32]
+    }
+
+    let id: Int
+    let loop: EventLoop
+    /// Queries handed to this connection and not yet answered. Written by the pool (lease) and the
+    /// loop (completion); read by the pool to spread load.
+    let inFlight = Atomic<Int>(0)
+
+    private let conninfo: String
+    private let redactor: SecretRedactor
+    private let statementMode: StatementMode
+    private let defaultConnectTimeout: Duration
+    private let callbacks: Callbacks
+
+    private var state: State = .initial
+    private var pg: OpaquePointer?
+    private var fd: Int32 = -1
+    private var token: UInt64 = 0
+    private var wantWrite = false
+    private var flushScheduled = false
+    private var timer: UInt64?
+    private var sent = FIFO<PendingQuery>()
+    private var statementNames: [StatementKey: String] = [:]
+
+    init(
+        id: Int, loop: EventLoop, conninfo: String, redactor: SecretRedactor, statementMode: StatementMode,
+        connectTimeout: Duration, callbacks: Callbacks
+    ) {
+        self.id = id
+        self.loop = loop
+        self.conninfo = conninfo
+        self.redactor = redactor
+        self.statementMode = statementMode
+        self.defaultConnectTimeout = connectTimeout
+        self.callbacks = callbacks
+    }
+
+    // MARK: Connecting
+
+    /// Starts a non-blocking connection attempt (`PQconnectStartParams` + `PQconnectPoll`).
+    func connect() {
+        guard state == .initial else { return }
+        state = .connecting
+        // The whole URL or conninfo string goes in as `dbname` with expand_dbname, so every libpq
+        // form works (URLs, key=value, multi-host, sslmode, unix sockets). Later keywords override.
+        let keywords = ["dbname", "client_encoding", "fallback_application_name"]
+        let values = [conninfo, "UTF8", "swift-pgstore"]
+        pg = withCStringArray(keywords) { k in
+            withCStringArray(values) { v in PQconnectStartParams(k, v, 1) }
+        }
+        guard let pg else {
+            failConnection(PGError(code: .connectionFailed, message: "libpq could not allocate a connection"))
+            return
+        }
+        if PQstatus(pg) == CONNECTION_BAD {
+            failConnection(connectionError("could not start connecting"))
+            return
+        }
+        PQsetNoticeProcessor(pg, { _, _ in }, nil)  // notices are not errors; keep stderr clean
+        // libpq leaves connect_timeout to applications that poll; honour it, or our default.
+        let timeout = connectTimeoutFromConninfo(pg) ?? defaultConnectTimeout
+        timer = loop.scheduleTimer(after: timeout) { [self] in
+            timer = nil
+            if state == .connecting {
+                failConnection(PGError(code: .connectionFailed, message: "timed out connecting after \(timeout)"))
+            }
+        }
+        // "After PQconnectStart succeeds, behave as if PQconnectPoll last returned WRITING."
+        watchSocket(read: false, write: true)
+    }
+
+    private func connectTimeoutFromConninfo(_ pg: OpaquePointer) -> Duration? {
+        guard let options = PQconninfo(pg) else { return nil }
+        defer { PQconninfoFree(options) }
+        var index = 0
+        while let keyword = options[index].keyword {
+            if String(cString: keyword) == "connect_timeout", let value = options[index].val,
+                let seconds = Int(String(cString: value)), seconds > 0
+            {
+                return .seconds(max(seconds, 2))  // libpq also treats 1 as 2
+            }
+            index += 1
+        }
+        return nil
+    }
+
+    private func pollConnect() {
+        guard let pg else { return }
+        switch PQconnectPoll(pg) {
+        case PGRES_POLLING_READING:
+            watchSocket(read: true, write: false)
+        case PGRES_POLLING_WRITING:
+            watchSocket(read: false, write: true)
+        case PGRES_POLLING_OK:
+            becomeReady(pg)
+        default:  // PGRES_POLLING_FAILED
+            failConnection(connectionError("could not connect"))
+        }
+    }
+
+    private func becomeReady(_ pg: OpaquePointer) {
+        if let timer { loop.cancelTimer(timer) }
+        timer = nil
+        guard PQsetnonblocking(pg, 1) == 0, PQenterPipelineMode(pg) == 1 else {
+            failConnection(connectionError("could not enter pipeline mode"))
+            return
+        }
+        state = .ready
+        watchSocket(read: true, write: false)
+        callbacks.ready(self)
+    }
+
+    /// (Re)registers the socket: libpq may switch sockets while it tries several hosts.
+    private func watchSocket(read: Bool, write: Bool) {
+        guard let pg else { return }
+        let current = PQsocket(pg)
+        wantWrite = write
+        if current != fd {
+            if token != 0 { loop.unregister(token: token, fd: fd) }
+            fd = current
+            token = current >= 0 ? loop.register(fd: current, handler: self, read: read, write: write) : 0
+        } else if token != 0 {
+            loop.modify(token: token, fd: fd, read: read, write: write)
+        }
+    }
+
+    // MARK: Queries
+
+    /// Sends `query` as its own pipeline segment. Its result arrives through `handleEvent`.
+    func submit(_ query: PendingQuery) {
+        query.submitted = true
+        if query.cancelRequested {
+            query.fail(CancellationError())
+            finishedOne()
+            return
+        }
+        guard state == .ready, let pg else {
+            var error = PGError(
+                code: state == .draining ? .connectionClosed : .connectionFailed,
+                message: "the connection is no longer open")
+            error.wasNotSent = true
+            query.fail(error)
+            finishedOne()
+            return
+        }
+        let sentOK = query.parameters.withLibPQArrays { values, lengths, formats, types -> Bool in
+            let count = Int32(query.parameters.count)
+            switch statementMode {
+            case .unnamed:
+                query.phase = .query
+                return PQsendQueryParams(pg, query.sql, count, types, values, lengths, formats, 1) == 1
+            case .named:
+                let key = StatementKey(sql: query.sql, types: query.parameters.types)
+                let name: String
+                if let known = statementNames[key] {
+                    name = known
+                    query.phase = .query
+                } else {
+                    name = "pgs\(statementNames.count)"
+                    guard PQsendPrepare(pg, name, query.sql, count, types) == 1 else { return false }
+                    statementNames[key] = name
+                    query.phase = .prepare
+                }
+                return PQsendQueryPrepared(pg, name, count, values, lengths, formats, 1) == 1
+            }
+        }
+        guard sentOK, PQpipelineSync(pg) == 1 else {
+            // libpq refuses to queue only when the connection itself is broken.
+            sent.append(query)
+            failConnection(connectionError("could not send the query"))
+            return
+        }
+        sent.append(query)
+        if !flushScheduled {
+            flushScheduled = true
+            loop.flushAtEndOfTick(self)
+        }
+    }
+
+    /// The caller's task was cancelled. Its query, if already sent, stays in the pipeline (the
+    /// protocol must see its result) but the caller is released now.
+    func cancel(_ query: PendingQuery) {
+        if !query.submitted {
+            query.cancelRequested = true
+        } else {
+            query.fail(CancellationError())
+        }
+    }
+
+    func flushAtEndOfTick() {
+        flushScheduled = false
+        flush()
+    }
+
+    private func flush() {
+        guard let pg, state == .ready || state == .draining else { return }
+        switch PQflush(pg) {
+        case 0:
+            if wantWrite { watchSocket(read: true, write: false) }
+        case 1:
+            if !wantWrite { watchSocket(read: true, write: true) }
+        default:
+            failConnection(connectionError("could not send to the server"))
+        }
+    }
+
+    func handleEvent(readable: Bool, writable: Bool, hangup: Bool) {
+        switch state {
+        case .connecting:
+            pollConnect()
+        case .ready, .draining:
+            if readable || hangup { readResults() }
+            if (writable || readable) && wantWrite { flush() }
+        case .initial, .closed:
+            break
+        }
+    }
+
+    private func readResults() {
+        guard let pg else { return }
+        if PQconsumeInput(pg) == 0 {
+            failConnection(connectionError("lost the connection"))
+            return
+        }
+        var strayNulls = 0
+        while state != .closed, PQisBusy(pg) == 0 {
+            let next = PQgetResult(pg)
+            guard let head = sent.first else {
+                guard let next else { break }
+                PQclear(next)  // nothing is waiting for it (cannot happen in step with the server)
+                continue
+            }
+            guard let result = next else {
+                // A NULL ends the results of one command, but only once that command sent one.
+                if head.sawResultInPhase && head.phase != .sync {
+                    head.phase = head.phase == .prepare ? .query : .sync
+                    head.sawResultInPhase = false
+                    continue
+                }
+                strayNulls += 1
+                if strayNulls > 1 { break }
+                continue
+            }
+            strayNulls = 0
+            handle(result, for: head)
+        }
+        if state != .closed && PQstatus(pg) == CONNECTION_BAD {
+            failConnection(connectionError("the server closed the connection"))
+            return
+        }
+        if state == .draining && sent.isEmpty { closeNow(error: nil) }
+    }
+
+    private func handle(_ result: OpaquePointer, for head: PendingQuery) {
+        let status = PQresultStatus(result)
+        head.sawResultInPhase = true
+        switch status {
+        case PGRES_PIPELINE_SYNC:
+            PQclear(result)
+            sent.removeFirst()
+            head.complete()
+            finishedOne()
+        case PGRES_TUPLES_OK, PGRES_COMMAND_OK, PGRES_EMPTY_QUERY, PGRES_SINGLE_TUPLE:
+            if head.phase == .query && head.error == nil {
+                head.result = QueryResult(taking: result)
+            } else {
+                PQclear(result)
+            }
+        case PGRES_PIPELINE_ABORTED:
+            PQclear(result)
+            if head.error == nil {
+                head.error = PGError(code: .queryFailed, message: "the statement was skipped after an earlier error")
+            }
+        default:  // PGRES_FATAL_ERROR, PGRES_NONFATAL_ERROR, PGRES_BAD_RESPONSE, COPY states
+            let error = queryError(result)
+            PQclear(result)
+            if head.phase == .prepare { forgetStatement(sql: head.sql, types: head.parameters.types) }
+            if head.error == nil { head.error = error }
+        }
+    }
+
+    private func forgetStatement(sql: String, types: [UInt32]) {
+        statementNames[StatementKey(sql: sql, types: types)] = nil
+    }
+
+    private func finishedOne() {
+        inFlight.subtract(1, ordering: .relaxed)
+        callbacks.completed(self)
+    }
+
+    // MARK: Closing
+
+    /// Closes gracefully: queries already in the pipeline get their results, up to `gracePeriod`;
+    /// what is left then fails with ``PGError/Code/connectionClosed``.
+    func close(gracePeriod: Duration) {
+        switch state {
+        case .initial:
+            state = .closed
+            callbacks.closed(self, nil, false)
+        case .connecting:
+            closeNow(error: nil)
+        case .ready:
+            state = .draining
+            if sent.isEmpty {
+                closeNow(error: nil)
+            } else {
+                timer = loop.scheduleTimer(after: gracePeriod) { [self] in
+                    timer = nil
+                    if state == .draining { closeNow(error: nil) }
+                }
+            }
+        case .draining, .closed:
+            break
+        }
+    }
+
+    private func closeNow(error: PGError?) {
+        let wasConnecting = state == .connecting
+        failAll(error ?? PGError(code: .connectionClosed, message: "the connection was closed"))
+        teardown()
+        callbacks.closed(self, error, wasConnecting)
+    }
+
+    private func failConnection(_ error: PGError) {
+        guard state != .closed else { return }
+        let wasConnecting = state == .connecting || state == .initial
+        failAll(error)
+        teardown()
+        callbacks.closed(self, error, wasConnecting)
+    }
+
+    private func failAll(_ error: PGError) {
+        while let query = sent.removeFirst() {
+            query.fail(error)
+            finishedOne()
+        }
+    }
+
+    /// Frees the PGconn: the one place `PQfinish` is called.
+    private func teardown() {
+        state = .closed
+        if let timer { loop.cancelTimer(timer) }
+        timer = nil
+        if token != 0 { loop.unregister(token: token, fd: fd) }
+        token = 0
+        fd = -1
+        if let pg { PQfinish(pg) }
+        pg = nil
+    }
+
+    // MARK: Errors
+
+    private func connectionError(_ context: String) -> PGError {
+        var message = context
+        if let pg, let text = PQerrorMessage(pg) {
+            let detail = String(cString: text).trimmingTrailingWhitespace()
+            if !detail.isEmpty { message += ": " + detail }
+        }
+        return PGError(code: .connectionFailed, message: redactor.redact(message))
+    }
+
+    private func queryError(_ result: OpaquePointer) -> PGError {
+        func field(_ code: UInt8) -> String? {
+            guard let value = PQresultErrorField(result, Int32(code)) else { return nil }
+            return String(cString: value)
+        }
+        let sqlState = field(UInt8(ascii: "C")).map(SQLState.init)
+        let message = field(UInt8(ascii: "M")) ?? String(cString: PQresultErrorMessage(result)).trimmingTrailingWhitespace()
+        let code: PGError.Code = sqlState.map { $0.code.hasPrefix("08") || $0 == .adminShutdown } == true
+            ? .connectionFailed : .queryFailed
+        return PGError(
+            code: code, message: message, sqlState: sqlState,
+            detail: field(UInt8(ascii: "D")), hint: field(UInt8(ascii: "H")))
+    }
+}
+
+extension String {
+    func trimmingTrailingWhitespace() -> String {
+        var view = Substring(self)
+        while let last = view.last, last.isWhitespace { view.removeLast() }
+        return String(view)
+    }
+}
+
+/// Calls `body` with a NULL-terminated array of C strings, valid for the call.
+func withCStringArray<R>(_ strings: [String], _ body: (UnsafePointer<UnsafePointer<CChar>?>?) -> R) -> R {
+    let copies: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) }
+    defer { for copy in copies { free(copy) } }
+    let pointers: [UnsafePointer<CChar>?] = copies.map { $0.map { UnsafePointer($0) } } + [nil]
+    return pointers.withUnsafeBufferPointer { body($0.baseAddress) }
+}

@@ -1,0 +1,261 @@
+import Foundation
+import Testing
+import PGClient
+
+@Suite("Connection pool")
+struct ConnectionPoolTests {
+    @Test func thousandConcurrentQueriesOverFourConnections() async throws {
+        let app = TestDatabase.uniqueName("thousand")
+        try await withPool(applicationName: app, { $0.maximumConnections = 4 }) { pool in
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for index in 0..<1_000 {
+                    group.addTask {
+                        let row = try #require(try await pool.query(
+                            "SELECT $1::int8 * 2, $2::text", [.int8(Int64(index)), .text("caller \(index)")]).first)
+                        #expect(try row.decode(Int.self, column: 0) == index * 2)
+                        #expect(try row.decode(String.self, column: 1) == "caller \(index)")
+                    }
+                }
+                try await group.waitForAll()
+            }
+            let backends = try await pool.query(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1", [.text(app)])
+            #expect(try backends.first?.decode(Int.self, column: 0) ?? 99 <= 4)
+            #expect(await pool.connectionCount <= 4)
+        }
+    }
+
+    @Test func aFailingQueryFailsOnlyItsCaller() async throws {
+        let table = TestDatabase.uniqueName("uniq")
+        try await withPool({ $0.maximumConnections = 1 }) { pool in
+            _ = try await pool.query("CREATE TABLE \(table) (id int8 PRIMARY KEY)")
+            _ = try await pool.query("INSERT INTO \(table) VALUES (1)")
+            // One connection: every query below shares its pipeline.
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for index in 0..<300 {
+                    group.addTask {
+                        switch index % 3 {
+                        case 0:
+                            let error = await #expect(throws: PGError.self) {
+                                try await pool.query("SELECT 1 / $1::int4", [.int4(0)])
+                            }
+                            #expect(error?.sqlState == .divisionByZero)
+                            #expect(error?.isQueryError == true)
+                            #expect(error?.isConnectionError == false)
+                        case 1:
+                            let error = await #expect(throws: PGError.self) {
+                                try await pool.query("INSERT INTO \(table) VALUES ($1)", [.int8(1)])
+                            }
+                            #expect(error?.sqlState == .uniqueViolation)
+                            #expect(error?.detail?.contains("already exists") == true)
+                        default:
+                            let row = try #require(try await pool.query("SELECT $1::int8", [.int8(Int64(index))]).first)
+                            #expect(try row.decode(Int.self, column: 0) == index)
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            #expect(await pool.connectionCount == 1)
+            _ = try await pool.query("DROP TABLE \(table)")
+        }
+    }
+
+    @Test func syntaxErrorsFailCleanlyAndTheStatementCanBeFixed() async throws {
+        try await withPool({ $0.maximumConnections = 1 }) { pool in
+            for _ in 0..<3 {
+                let error = await #expect(throws: PGError.self) { try await pool.query("SELEC 1") }
+                #expect(error?.sqlState == .syntaxError)
+            }
+            let row = try #require(try await pool.query("SELECT 41 + 1").first)
+            #expect(try row.decode(Int.self, column: 0) == 42)
+        }
+    }
+
+    @Test func terminatedBackendsAreReplaced() async throws {
+        let app = TestDatabase.uniqueName("terminated")
+        try await withPool(applicationName: app, { $0.maximumConnections = 4; $0.minimumConnections = 4 }) { pool in
+            let admin = try TestDatabase.pool()
+            defer { Task { await admin.close() } }
+            let load = Task {
+                var failures = 0
+                for round in 0..<40 {
+                    await withTaskGroup(of: Bool.self) { group in
+                        for index in 0..<25 {
+                            group.addTask {
+                                (try? await pool.query("SELECT $1::int8", [.int8(Int64(round * 25 + index))])) != nil
+                            }
+                        }
+                        for await ok in group where !ok { failures += 1 }
+                    }
+                    try? await Task.sleep(for: .milliseconds(5))
+                }
+                return failures
+            }
+            try await Task.sleep(for: .milliseconds(40))
+            let killed = try await admin.query(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1", [.text(app)])
+            #expect(try killed.first?.decode(Int.self, column: 0) ?? 0 >= 1)
+            _ = await load.value
+            // After reconnecting, everything works again.
+            for index in 0..<50 {
+                let row = try #require(try await pool.query("SELECT $1::int8", [.int8(Int64(index))]).first)
+                #expect(try row.decode(Int.self, column: 0) == index)
+            }
+            await admin.close()
+        }
+    }
+
+    @Test func exhaustionTimesOutWithinTheBound() async throws {
+        try await withPool({
+            $0.maximumConnections = 1
+            $0.maximumPipelineDepth = 1
+            $0.connectionWaitTimeout = .milliseconds(300)
+        }) { pool in
+            let blocker = Task { try await pool.query("SELECT pg_sleep(1.5)") }
+            try await Task.sleep(for: .milliseconds(200))
+            let start = ContinuousClock.now
+            let error = await #expect(throws: PGError.self) { try await pool.query("SELECT 1") }
+            let waited = ContinuousClock.now - start
+            #expect(error?.code == .connectionWaitTimeout)
+            #expect(waited >= .milliseconds(250))
+            #expect(waited < .milliseconds(1_000))
+            _ = try await blocker.value
+        }
+    }
+
+    @Test func tooManyWaitersFailAtOnce() async throws {
+        try await withPool({
+            $0.maximumConnections = 1
+            $0.maximumPipelineDepth = 1
+            $0.maximumWaiters = 2
+        }) { pool in
+            let blocker = Task { try await pool.query("SELECT pg_sleep(0.5)") }
+            try await Task.sleep(for: .milliseconds(100))
+            let waiters = (0..<2).map { _ in Task { try await pool.query("SELECT 1") } }
+            try await Task.sleep(for: .milliseconds(50))
+            let error = await #expect(throws: PGError.self) { try await pool.query("SELECT 1") }
+            #expect(error?.code == .tooManyWaiters)
+            for waiter in waiters { _ = try await waiter.value }
+            _ = try await blocker.value
+        }
+    }
+
+    @Test func cancelledQueriesLeaveThePoolUsable() async throws {
+        let app = TestDatabase.uniqueName("cancelled")
+        try await withPool(applicationName: app, { $0.maximumConnections = 4 }) { pool in
+            let tasks = (0..<500).map { index in
+                Task { try await pool.query("SELECT pg_sleep(0.01), $1::int8", [.int8(Int64(index))]) }
+            }
+            try await Task.sleep(for: .milliseconds(30))
+            let start = ContinuousClock.now
+            for task in tasks { task.cancel() }
+            var cancelled = 0
+            for task in tasks {
+                do { _ = try await task.value } catch is CancellationError { cancelled += 1 }
+            }
+            #expect(ContinuousClock.now - start < .seconds(2), "cancelled callers return promptly")
+            #expect(cancelled > 0)
+            // Every connection serves correct rows afterwards.
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for index in 0..<200 {
+                    group.addTask {
+                        let row = try #require(try await pool.query("SELECT $1::int8", [.int8(Int64(index))]).first)
+                        #expect(try row.decode(Int.self, column: 0) == index)
+                    }
+                }
+                try await group.waitForAll()
+            }
+            // Nothing is left running or stuck once the pipelines drained.
+            var busy = 0
+            for _ in 0..<100 {
+                let row = try await pool.query(
+                    "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 AND state <> 'idle' AND pid <> pg_backend_pid()", [.text(app)])
+                busy = try row.first?.decode(Int.self, column: 0) ?? -1
+                if busy == 0 { break }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            #expect(busy == 0)
+            #expect(await pool.connectionCount <= 4)
+        }
+    }
+
+    @Test func closeWhileQueriesRun() async throws {
+        let app = TestDatabase.uniqueName("closing")
+        let pool = try TestDatabase.pool(applicationName: app) { $0.maximumConnections = 3; $0.closeGracePeriod = .seconds(2) }
+        let observer = try TestDatabase.pool()
+        let tasks = (0..<100).map { index in
+            Task { try await pool.query("SELECT pg_sleep(0.002), $1::int8", [.int8(Int64(index))]) }
+        }
+        try await Task.sleep(for: .milliseconds(20))
+        await pool.close()
+        for task in tasks {
+            do {
+                _ = try await task.value
+            } catch let error as PGError {
+                #expect(error.isConnectionError, "fails clearly: \(error)")
+            }
+        }
+        let error = await #expect(throws: PGError.self) { try await pool.query("SELECT 1") }
+        #expect(error?.code == .poolClosed)
+        let left = try await observer.query(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1", [.text(app)])
+        #expect(try left.first?.decode(Int.self, column: 0) == 0)
+        await observer.close()
+    }
+
+    @Test func transactionsOnAReservedConnection() async throws {
+        let table = TestDatabase.uniqueName("tx")
+        try await withPool({ $0.maximumConnections = 2 }) { pool in
+            _ = try await pool.query("CREATE TABLE \(table) (id int8)")
+            try await pool.withConnection { connection in
+                _ = try await connection.query("BEGIN")
+                _ = try await connection.query("INSERT INTO \(table) VALUES (1)")
+                _ = try await connection.query("ROLLBACK")
+            }
+            let count = try await pool.query("SELECT count(*) FROM \(table)")
+            #expect(try count.first?.decode(Int.self, column: 0) == 0)
+            _ = try await pool.query("DROP TABLE \(table)")
+        }
+    }
+
+    @Test func passwordsNeverAppearInErrors() async throws {
+        let secret = "s3cr3t-Pa55"
+        let pool = try ConnectionPool(
+            url: "postgresql://nobody:\(secret)@127.0.0.1:1/nowhere?connect_timeout=2",
+            configuration: { var c = ConnectionPool.Configuration(); c.connectionWaitTimeout = .seconds(3); return c }())
+        let error = await #expect(throws: PGError.self) { try await pool.query("SELECT 1") }
+        #expect(error?.isConnectionError == true)
+        #expect(error.map { !"\($0)".contains(secret) && !String(reflecting: $0).contains(secret) } == true)
+        await pool.close()
+
+        let parseError = #expect(throws: PGError.self) {
+            _ = try ConnectionPool(url: "postgresql://u:\(secret)@host/db?bogus%zz=\(secret)")
+        }
+        #expect(parseError?.code == .invalidConnectionString)
+        #expect(parseError.map { !String(reflecting: $0).contains(secret) } == true)
+    }
+}
+
+@Suite("Server restart", .serialized)
+struct ServerRestartTests {
+    @Test func poolRecoversAfterTheServerRestarts() async throws {
+        try await withPool({ $0.minimumConnections = 2; $0.maximumConnections = 2; $0.connectionWaitTimeout = .seconds(2) }) { pool in
+            _ = try await pool.query("SELECT 1")
+            try TestDatabase.pgctl("stop")
+            // While the server is down, queries fail with a connection error (no hang, no crash).
+            let error = await #expect(throws: PGError.self) { try await pool.query("SELECT 1") }
+            #expect(error?.isConnectionError == true)
+            try TestDatabase.pgctl("start")
+            var recovered = false
+            for _ in 0..<100 {
+                if let row = try? await pool.query("SELECT 7").first, (try? row.decode(Int.self, column: 0)) == 7 {
+                    recovered = true
+                    break
+                }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            #expect(recovered)
+        }
+    }
+}
