@@ -1,0 +1,146 @@
+import Crypto
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+/// Seals and opens session cookies and the session data stored in PostgreSQL.
+///
+/// Both share one layout: `version | header | body | HMAC-SHA256(hash key, context | version |
+/// header | body)`. Version 1 bodies are plain, version 2 bodies are AES-GCM sealed (nonce,
+/// ciphertext, tag) with the same context as associated data: encrypt, then MAC. The context binds
+/// a cookie to its cookie name and the data to its session ID, so neither can be moved elsewhere.
+///
+/// - Cookie: header = issued-at (8 bytes, Unix seconds, big-endian); body = the 32-byte session ID.
+///   Values older than `maxAge` are rejected.
+/// - Data: no header; body = the encoded values.
+///
+/// The first key seals; every key opens (rotation). MACs are compared in constant time.
+struct SessionCodec: Sendable {
+    static let signedVersion: UInt8 = 1
+    static let encryptedVersion: UInt8 = 2
+    static let macSize = 32
+    static let idSize = 32
+    /// A cookie can never be longer than this; anything longer is rejected before any crypto runs.
+    static let maximumCookieLength = 512
+
+    let keys: [SessionKey]
+
+    init(keys: [SessionKey]) throws {
+        guard !keys.isEmpty else { throw SessionStoreError(.invalidKey, "a store needs at least one key") }
+        self.keys = keys
+    }
+
+    // MARK: Cookies
+
+    func sealCookie(id: [UInt8], name: String, issuedAt: Int64) throws -> String {
+        var header = [UInt8]()
+        header.reserveCapacity(8)
+        withUnsafeBytes(of: issuedAt.bigEndian) { header.append(contentsOf: $0) }
+        return Base64URL.encode(try seal(id, header: header, context: Array(name.utf8), contextTag: 0x43))
+    }
+
+    enum CookieFailure: Error { case malformed, badSignature, expired }
+
+    /// Returns the session ID in the cookie, or why it is not acceptable.
+    func openCookie(_ value: Substring, name: String, now: Int64, maxAge: Int) -> Result<[UInt8], CookieFailure> {
+        guard value.utf8.count <= Self.maximumCookieLength, let bytes = Base64URL.decode(value.utf8) else {
+            return .failure(.malformed)
+        }
+        switch open(bytes, headerSize: 8, context: Array(name.utf8), contextTag: 0x43) {
+        case .failure(let failure):
+            return .failure(failure)
+        case .success(let (header, id)):
+            guard id.count == Self.idSize else { return .failure(.malformed) }
+            var issuedAt: Int64 = 0
+            for byte in header { issuedAt = issuedAt << 8 | Int64(byte) }
+            if maxAge > 0 && (issuedAt > now + 300 || now - issuedAt > Int64(maxAge)) { return .failure(.expired) }
+            return .success(id)
+        }
+    }
+
+    // MARK: Data
+
+    func sealData(_ plaintext: [UInt8], sessionID: String) throws -> [UInt8] {
+        try seal(plaintext, header: [], context: Array(sessionID.utf8), contextTag: 0x44)
+    }
+
+    func openData(_ data: [UInt8], sessionID: String) -> [UInt8]? {
+        switch open(data, headerSize: 0, context: Array(sessionID.utf8), contextTag: 0x44) {
+        case .success(let (_, body)): body
+        case .failure: nil
+        }
+    }
+
+    // MARK: The shared layout
+
+    private func seal(_ body: [UInt8], header: [UInt8], context: [UInt8], contextTag: UInt8) throws -> [UInt8] {
+        let key = keys[0]
+        var output = [UInt8]()
+        output.reserveCapacity(1 + header.count + body.count + 28 + Self.macSize)
+        if let encryptionKey = key.encryptionKey {
+            output.append(Self.encryptedVersion)
+            output.append(contentsOf: header)
+            let box = try AES.GCM.seal(body, using: encryptionKey, authenticating: associatedData(contextTag, context))
+            guard let combined = box.combined else {
+                throw SessionStoreError(.invalidKey, "AES-GCM produced no combined box")
+            }
+            output.append(contentsOf: combined)
+        } else {
+            output.append(Self.signedVersion)
+            output.append(contentsOf: header)
+            output.append(contentsOf: body)
+        }
+        let mac = authenticationCode(output, context: context, contextTag: contextTag, key: key.hashKey)
+        output.append(contentsOf: mac)
+        return output
+    }
+
+    private func open(_ bytes: [UInt8], headerSize: Int, context: [UInt8], contextTag: UInt8)
+        -> Result<(header: ArraySlice<UInt8>, body: [UInt8]), CookieFailure>
+    {
+        guard bytes.count >= 1 + headerSize + Self.macSize else { return .failure(.malformed) }
+        let version = bytes[0]
+        guard version == Self.signedVersion || version == Self.encryptedVersion else { return .failure(.malformed) }
+        let signed = bytes[..<(bytes.count - Self.macSize)]
+        let mac = bytes[(bytes.count - Self.macSize)...]
+        guard let key = keys.first(where: { key in
+            authenticationCode(signed, context: context, contextTag: contextTag, key: key.hashKey) == mac
+        }) else {
+            return .failure(.badSignature)
+        }
+        let header = signed[1..<(1 + headerSize)]
+        let body = signed[(1 + headerSize)...]
+        if version == Self.signedVersion { return .success((header, Array(body))) }
+        guard let encryptionKey = key.encryptionKey,
+            let box = try? AES.GCM.SealedBox(combined: body),
+            let plaintext = try? AES.GCM.open(box, using: encryptionKey, authenticating: associatedData(contextTag, context))
+        else {
+            return .failure(.badSignature)
+        }
+        return .success((header, Array(plaintext)))
+    }
+
+    private func associatedData(_ tag: UInt8, _ context: [UInt8]) -> [UInt8] {
+        [tag] + context
+    }
+
+    private func authenticationCode(
+        _ message: some DataProtocol, context: [UInt8], contextTag: UInt8, key: SymmetricKey
+    ) -> HashedAuthenticationCode<SHA256> {
+        var hmac = HMAC<SHA256>(key: key)
+        // Length-prefixed context, so no (context, message) pair can be confused with another.
+        var prefix: [UInt8] = [contextTag]
+        withUnsafeBytes(of: UInt32(context.count).bigEndian) { prefix.append(contentsOf: $0) }
+        hmac.update(data: prefix)
+        hmac.update(data: context)
+        hmac.update(data: message)
+        return hmac.finalize()
+    }
+
+    /// 32 random bytes from swift-crypto's secure generator.
+    static func randomID() -> [UInt8] {
+        SymmetricKey(size: .bits256).withUnsafeBytes { Array($0) }
+    }
+}

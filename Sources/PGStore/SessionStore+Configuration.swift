@@ -1,0 +1,26 @@
+extension SessionStore {
+    /// Where a ``SessionStore`` keeps its rows and how its sessions behave.
+    public struct Configuration: Sendable {
+        /// The table's schema, or `nil` for the search path's first. Default `nil`.
+        public var schema: String?
+        /// The table's name. Default `http_sessions`. Letters, digits and `_`, at most 63 bytes.
+        public var tableName: String = "http_sessions"
+        /// Creates the table as `UNLOGGED` (faster writes, emptied after a crash). Default `false`.
+        public var unlogged: Bool = false
+        /// The defaults each new session's ``Session/options`` copy. Their `maxAge` is the store's
+        /// max age: cookies older than that are rejected. Default: see ``SessionOptions``.
+        public var sessionOptions = SessionOptions()
+        /// The most bytes of encoded (sealed) session data; larger sessions fail to save. `0` means
+        /// no limit. Default 4096.
+        public var maxLength: Int = 4096
+        /// An unchanged session's expiry is pushed forward once this fraction of its max age has
+        /// passed since it was last written; before that, saving it writes nothing. Default 0.1.
+        public var touchFraction: Double = 0.1
+        /// Rows deleted per statement by the cleanup, so that no single DELETE holds locks long.
+        /// Default 1000.
+        public var cleanupBatchSize: Int = 1000
+
+        /// The defaults stated on each property.
+        public init() {}
+    }
+}

@@ -1,0 +1,305 @@
+public import HTTPTypes
+public import Logging
+public import PGClient
+
+/// Keeps HTTP sessions in PostgreSQL.
+///
+/// ```swift
+/// let store = try await SessionStore(url: databaseURL, keys: [try SessionKey(hashKey: hashKey, encryptionKey: encryptionKey)])
+///
+/// // In a handler:
+/// var session = try await store.get(request, name: "sid")
+/// session.values["counter"] = .int((session.values["counter"]?.intValue ?? 0) + 1)
+/// let setCookie = try await store.save(&session)   // add it to the response's header fields
+/// ```
+///
+/// The cookie carries only the signed (and, with an encryption key, encrypted) session ID; the
+/// values live in the table, sealed with the same keys. A bad cookie of any kind gives a fresh
+/// session, never an error; only database failures throw (as `PGError`).
+///
+/// The actor serializes codec work and bookkeeping; database round trips run concurrently
+/// (the actor is free while a query is in flight), pipelined by the ``ConnectionPool``.
+public actor SessionStore {
+    /// The pool the store's queries run on.
+    public nonisolated let pool: ConnectionPool
+    private let ownsPool: Bool
+    private let codec: SessionCodec
+    private let table: SessionTable
+    private var configuration: Configuration
+    private let logger: Logger
+    var cleanupLogger: Logger { logger }
+
+    /// Creates a store on an existing pool (the pool stays yours to close), creating or migrating
+    /// the table when needed.
+    ///
+    /// - Parameters:
+    ///   - pool: the connection pool to use.
+    ///   - keys: one or more key pairs; the first seals, all open (rotation).
+    ///   - configuration: table and session settings; see ``Configuration``.
+    ///   - logger: where the store logs (fresh-session reasons at debug level, cleanup failures).
+    ///     Defaults to a logger that discards everything.
+    /// - Throws: ``SessionStoreError`` for bad keys, table names or an incompatible table;
+    ///   `PGError` when the database fails.
+    public init(pool: ConnectionPool, keys: [SessionKey], configuration: Configuration = .init(), logger: Logger? = nil)
+        async throws
+    {
+        try await self.init(pool: pool, ownsPool: false, keys: keys, configuration: configuration, logger: logger)
+    }
+
+    /// Creates a store with a pool of its own for a libpq URL or conninfo string; ``close()``
+    /// closes that pool.
+    ///
+    /// - Parameters:
+    ///   - url: the database to connect to.
+    ///   - keys: one or more key pairs; the first seals, all open (rotation).
+    ///   - configuration: table and session settings; see ``Configuration``.
+    ///   - poolConfiguration: the pool's sizes and timeouts.
+    ///   - logger: where the store and its pool log. Defaults to a logger that discards everything.
+    /// - Throws: ``SessionStoreError`` or `PGError`, as for ``init(pool:keys:configuration:logger:)``.
+    public init(
+        url: String, keys: [SessionKey], configuration: Configuration = .init(),
+        poolConfiguration: ConnectionPool.Configuration = .init(), logger: Logger? = nil
+    ) async throws {
+        let pool = try ConnectionPool(url: url, configuration: poolConfiguration, logger: logger)
+        do {
+            try await self.init(pool: pool, ownsPool: true, keys: keys, configuration: configuration, logger: logger)
+        } catch {
+            await pool.close()
+            throw error
+        }
+    }
+
+    private init(pool: ConnectionPool, ownsPool: Bool, keys: [SessionKey], configuration: Configuration, logger: Logger?)
+        async throws
+    {
+        self.pool = pool
+        self.ownsPool = ownsPool
+        self.codec = try SessionCodec(keys: keys)
+        self.table = try SessionTable(schema: configuration.schema, table: configuration.tableName, unlogged: configuration.unlogged)
+        self.configuration = configuration
+        self.logger = logger ?? Logger(label: "swift-pgstore", factory: { _ in SwiftLogNoOpLogHandler() })
+        try await table.prepare(on: pool)
+    }
+
+    // MARK: Settings
+
+    /// Sets the max age (seconds) of new sessions' cookies and rows, and of cookies the store
+    /// accepts. Sessions already handed out keep their options.
+    public func setMaxAge(_ seconds: Int) { configuration.sessionOptions.maxAge = seconds }
+
+    /// Sets the most bytes of encoded session data (`0`: no limit).
+    public func setMaxLength(_ bytes: Int) { configuration.maxLength = max(0, bytes) }
+
+    /// The store's max age in seconds.
+    public var maxAge: Int { configuration.sessionOptions.maxAge }
+
+    /// The store's max length in bytes.
+    public var maxLength: Int { configuration.maxLength }
+
+    // MARK: Loading
+
+    /// Loads the session named `name` from the request's cookies, or makes a fresh one.
+    ///
+    /// - Parameters:
+    ///   - request: the request whose `Cookie` fields are read.
+    ///   - name: the cookie name.
+    /// - Returns: the stored session, or a fresh one (``Session/isNew``, with a new random ID and
+    ///   ``Session/freshReason`` saying why) when the cookie is missing, malformed, tampered,
+    ///   expired, signed with an unknown key or for another name, or its row is gone.
+    /// - Throws: `PGError` when the database fails.
+    public func get(_ request: HTTPRequest, name: String) async throws -> Session {
+        let fields = request.headerFields[values: .cookie]
+        return try await get(cookieHeader: fields.isEmpty ? nil : fields.joined(separator: "; "), name: name)
+    }
+
+    /// Loads the session named `name` from a `Cookie` header value, or makes a fresh one.
+    ///
+    /// - Parameters:
+    ///   - cookieHeader: the `Cookie` header (`nil` when there is none).
+    ///   - name: the cookie name.
+    /// - Returns: the stored session or a fresh one; see ``get(_:name:)``.
+    /// - Throws: `PGError` when the database fails.
+    public func get(cookieHeader: String?, name: String) async throws -> Session {
+        guard let cookieHeader else { return fresh(name, .noCookie) }
+        let candidates = Cookie.values(named: name, in: cookieHeader)
+        guard !candidates.isEmpty else { return fresh(name, .noCookie) }
+        let now = Cookie.unixNow()
+        var reason = Session.FreshReason.malformed
+        // Browsers may send several cookies of one name (different paths); the first valid one wins.
+        for candidate in candidates.prefix(4) {
+            switch codec.openCookie(candidate, name: name, now: now, maxAge: configuration.sessionOptions.maxAge) {
+            case .failure(.malformed): reason = .malformed
+            case .failure(.badSignature): reason = .badSignature
+            case .failure(.expired): reason = .expired
+            case .success(let idBytes):
+                let id = Base64URL.encode(idBytes)
+                if let session = try await load(id: id, name: name) { return session }
+                reason = .notFound
+            }
+        }
+        return fresh(name, reason)
+    }
+
+    private func load(id: String, name: String) async throws -> Session? {
+        let maxAge = Double(rowMaxAge(configuration.sessionOptions))
+        let touchBelow = maxAge * (1 - min(max(configuration.touchFraction, 0), 1))
+        let rows = try await pool.query(table.selectSQL, [.text(id), .float8(touchBelow)])
+        guard let row = rows.first else { return nil }
+        let data = try row.decode([UInt8].self, column: 0)
+        guard let plaintext = codec.openData(data, sessionID: id), let values = try? ValueEncoding.decode(plaintext) else {
+            logger.warning("stored session data does not verify; handing out a fresh session", metadata: ["table": "\(table.displayName)"])
+            return nil
+        }
+        var session = Session(
+            id: id, name: name, values: values, options: configuration.sessionOptions, isNew: false, freshReason: nil)
+        session.touchDue = try row.decode(Bool.self, column: 1)
+        return session
+    }
+
+    /// A fresh session named `name` with a new random ID; it costs no row until it is saved.
+    public func new(name: String) -> Session {
+        fresh(name, .requested)
+    }
+
+    private func fresh(_ name: String, _ reason: Session.FreshReason) -> Session {
+        if reason != .requested && reason != .noCookie {
+            logger.debug("fresh session", metadata: ["name": "\(name)", "reason": "\(reason)"])
+        }
+        return Session(
+            id: Base64URL.encode(SessionCodec.randomID()), name: name, values: [:],
+            options: configuration.sessionOptions, isNew: true, freshReason: reason)
+    }
+
+    // MARK: Saving
+
+    /// Saves the session and returns the `Set-Cookie` field for the response.
+    ///
+    /// - A new session is INSERTed under its fresh ID.
+    /// - A stored session is UPDATEd only when its values changed, or only its expiry when that is
+    ///   due (see ``Configuration/touchFraction``); otherwise nothing is written.
+    /// - A stored session whose row is gone (destroyed by a concurrent request, or expired) is
+    ///   never brought back: the save throws ``SessionStoreError/Code/sessionNotFound``.
+    /// - `options.maxAge < 0` deletes the row and returns an expiring cookie.
+    ///
+    /// - Parameter session: the session; on return it is no longer new and its changes count as stored.
+    /// - Returns: the `Set-Cookie` header field (the cookie carries only the signed session ID).
+    /// - Throws: ``SessionStoreError`` (`dataTooLarge`, `sessionNotFound`) with nothing written, or
+    ///   `PGError` when the database fails.
+    public func save(_ session: inout Session) async throws -> HTTPField {
+        if session.options.maxAge < 0 { return try await destroy(&session) }
+        let lifetime = Double(rowMaxAge(session.options))
+        if session.isNew {
+            let data = try seal(session.values, id: session.id)
+            _ = try await pool.query(table.insertSQL, [.text(session.id), .bytea(data), .float8(lifetime)])
+        } else if session.storedValues != session.values {
+            let data = try seal(session.values, id: session.id)
+            let result = try await pool.query(table.updateSQL, [.text(session.id), .bytea(data), .float8(lifetime)])
+            guard result.affectedRows == 1 else { throw gone(session) }
+        } else if session.touchDue {
+            let result = try await pool.query(table.touchSQL, [.text(session.id), .float8(lifetime)])
+            guard result.affectedRows == 1 else { throw gone(session) }
+        }
+        session.isNew = false
+        session.freshReason = nil
+        session.storedValues = session.values
+        session.touchDue = false
+        return try cookie(for: session)
+    }
+
+    /// Gives the session a new ID (call it at login, against session fixation): values kept, the
+    /// old row deleted and the new one written in one statement, so the old cookie finds nothing.
+    ///
+    /// Save the session afterwards only if you change it again; the returned cookie is already
+    /// the new one.
+    /// - Returns: the `Set-Cookie` field carrying the new ID.
+    /// - Throws: ``SessionStoreError/Code/sessionNotFound`` when the stored row is already gone,
+    ///   ``SessionStoreError/Code/dataTooLarge``, or `PGError`.
+    @discardableResult
+    public func regenerateID(_ session: inout Session) async throws -> HTTPField {
+        let newID = Base64URL.encode(SessionCodec.randomID())
+        let data = try seal(session.values, id: newID)
+        if session.isNew {
+            _ = try await pool.query(
+                table.insertSQL, [.text(newID), .bytea(data), .float8(Double(rowMaxAge(session.options)))])
+        } else {
+            let result = try await pool.query(
+                table.regenerateSQL,
+                [.text(session.id), .text(newID), .bytea(data), .float8(Double(rowMaxAge(session.options)))])
+            guard result.affectedRows == 1 else { throw gone(session) }
+        }
+        session.id = newID
+        session.isNew = false
+        session.freshReason = nil
+        session.storedValues = session.values
+        session.touchDue = false
+        return try cookie(for: session)
+    }
+
+    /// Deletes the session's row and returns an expiring cookie. The session becomes a fresh,
+    /// empty one with a new ID.
+    /// - Returns: the `Set-Cookie` field that removes the cookie.
+    /// - Throws: `PGError` when the database fails.
+    @discardableResult
+    public func destroy(_ session: inout Session) async throws -> HTTPField {
+        if !session.isNew {
+            _ = try await pool.query(table.deleteSQL, [.text(session.id)])
+        }
+        let field = HTTPField(
+            name: .setCookie,
+            value: Cookie.setCookie(name: session.name, value: nil, options: session.options, now: Cookie.unixNow()))
+        var options = session.options
+        if options.maxAge < 0 { options.maxAge = configuration.sessionOptions.maxAge }
+        session = fresh(session.name, .requested)
+        session.options = options
+        return field
+    }
+
+    // MARK: Cleanup
+
+    /// Deletes expired rows in batches of ``Configuration/cleanupBatchSize`` until none are left.
+    /// - Returns: the number of rows deleted.
+    /// - Throws: `PGError` when the database fails, or `CancellationError` between batches.
+    @discardableResult
+    public func deleteExpired() async throws -> Int {
+        let batch = max(1, configuration.cleanupBatchSize)
+        var total = 0
+        while true {
+            try Task.checkCancellation()
+            let deleted = try await pool.query(table.deleteExpiredSQL, [.int8(Int64(batch))]).affectedRows
+            total += deleted
+            if deleted < batch { return total }
+        }
+    }
+
+    /// Closes the store, and its pool when the store created it.
+    public func close() async {
+        if ownsPool { await pool.close() }
+    }
+
+    // MARK: Helpers
+
+    private func seal(_ values: [String: SessionValue], id: String) throws -> [UInt8] {
+        let data = try codec.sealData(ValueEncoding.encode(values), sessionID: id)
+        let limit = configuration.maxLength
+        if limit > 0 && data.count > limit {
+            throw SessionStoreError(.dataTooLarge, "the encoded session is \(data.count) bytes; the limit is \(limit)")
+        }
+        return data
+    }
+
+    private func cookie(for session: Session) throws -> HTTPField {
+        let now = Cookie.unixNow()
+        let value = try codec.sealCookie(id: Base64URL.decode(Substring(session.id).utf8) ?? [], name: session.name, issuedAt: now)
+        return HTTPField(name: .setCookie, value: Cookie.setCookie(name: session.name, value: value, options: session.options, now: now))
+    }
+
+    /// The row's lifetime: the session's max age, or the store's for browser-session cookies.
+    private func rowMaxAge(_ options: SessionOptions) -> Int {
+        if options.maxAge > 0 { return options.maxAge }
+        return configuration.sessionOptions.maxAge > 0 ? configuration.sessionOptions.maxAge : 86_400 * 30
+    }
+
+    private func gone(_ session: Session) -> SessionStoreError {
+        SessionStoreError(.sessionNotFound, "the session's row is gone (destroyed or expired); it was not saved")
+    }
+}

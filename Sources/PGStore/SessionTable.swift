@@ -1,0 +1,143 @@
+import PGClient
+
+/// The session table: its quoted name, the statements the store sends, and creating or migrating
+/// it.
+struct SessionTable: Sendable {
+    /// Each migration moves the schema one version up; all are idempotent. The version is kept in
+    /// the table's comment ("swift-pgstore schema N").
+    static let currentVersion = 2
+
+    let qualifiedName: String  // quoted, e.g. "public"."http_sessions"
+    let displayName: String  // unquoted, for messages and to_regclass
+    let indexName: String
+    let unlogged: Bool
+
+    let selectSQL: String
+    let insertSQL: String
+    let updateSQL: String
+    let touchSQL: String
+    let deleteSQL: String
+    let regenerateSQL: String
+    let deleteExpiredSQL: String
+
+    init(schema: String?, table: String, unlogged: Bool) throws {
+        for identifier in [schema, table].compactMap({ $0 }) {
+            guard Self.isValidIdentifier(identifier) else {
+                throw SessionStoreError(.invalidTableName, "\"\(identifier)\" is not a valid identifier (letters, digits, _; at most 63 bytes)")
+            }
+        }
+        let quotedTable = "\"\(table)\""
+        qualifiedName = schema.map { "\"\($0)\".\(quotedTable)" } ?? quotedTable
+        displayName = schema.map { "\"\($0)\".\"\(table)\"" } ?? "\"\(table)\""
+        indexName = "\"\(String(table.prefix(50)))_expires_on_idx\""
+        self.unlogged = unlogged
+        let t = qualifiedName
+        // Every read excludes expired rows: a row past expires_on is gone, whether or not the
+        // cleanup has deleted it yet. All times come from the database clock.
+        selectSQL = "SELECT data, expires_on - now() < make_interval(secs => $2) FROM \(t) WHERE key = $1 AND expires_on > now()"
+        insertSQL = "INSERT INTO \(t) (key, data, created_on, modified_on, expires_on) VALUES ($1, $2, now(), now(), now() + make_interval(secs => $3))"
+        // UPDATE only: a row that is gone stays gone (no resurrection under an old ID).
+        updateSQL = "UPDATE \(t) SET data = $2, modified_on = now(), expires_on = now() + make_interval(secs => $3) WHERE key = $1 AND expires_on > now()"
+        touchSQL = "UPDATE \(t) SET expires_on = now() + make_interval(secs => $2) WHERE key = $1 AND expires_on > now()"
+        deleteSQL = "DELETE FROM \(t) WHERE key = $1"
+        // One statement, so one transaction: the old row goes and the new one comes, or neither.
+        regenerateSQL = """
+            WITH old AS (DELETE FROM \(t) WHERE key = $1 AND expires_on > now() RETURNING created_on) \
+            INSERT INTO \(t) (key, data, created_on, modified_on, expires_on) \
+            SELECT $2, $3, created_on, now(), now() + make_interval(secs => $4) FROM old
+            """
+        // Bounded batches; SKIP LOCKED so cleanup never waits on (or blocks) a request's row.
+        deleteExpiredSQL = """
+            DELETE FROM \(t) WHERE key IN \
+            (SELECT key FROM \(t) WHERE expires_on <= now() LIMIT $1 FOR UPDATE SKIP LOCKED)
+            """
+    }
+
+    static func isValidIdentifier(_ name: String) -> Bool {
+        guard let first = name.utf8.first, name.utf8.count <= 63 else { return false }
+        let isLetter = { (c: UInt8) in (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c == 95 }
+        return isLetter(first) && name.utf8.allSatisfy { isLetter($0) || ($0 >= 48 && $0 <= 57) }
+    }
+
+    private static let expectedColumns: [(name: String, type: String)] = [
+        ("key", "text"), ("data", "bytea"), ("created_on", "timestamp with time zone"),
+        ("modified_on", "timestamp with time zone"), ("expires_on", "timestamp with time zone"),
+    ]
+
+    /// Creates or migrates the table when needed.
+    ///
+    /// When the table is already at the current version nothing is written, so a role without the
+    /// CREATE privilege can start. Creation runs in a transaction under an advisory lock, so several
+    /// processes starting at once do not trip over each other.
+    func prepare(on pool: ConnectionPool) async throws {
+        if let version = try await existingVersion(on: pool), version >= Self.currentVersion { return }
+        do {
+            try await pool.withConnection { connection in
+                _ = try await connection.query("BEGIN")
+                do {
+                    _ = try await connection.query(
+                        "SELECT pg_advisory_xact_lock(hashtext($1))", [.text("swift-pgstore " + displayName)])
+                    _ = try await connection.query("""
+                        CREATE \(unlogged ? "UNLOGGED " : "")TABLE IF NOT EXISTS \(qualifiedName) (
+                            key text PRIMARY KEY,
+                            data bytea NOT NULL,
+                            created_on timestamptz NOT NULL DEFAULT now(),
+                            modified_on timestamptz NOT NULL DEFAULT now(),
+                            expires_on timestamptz NOT NULL)
+                        """)
+                    _ = try await connection.query(
+                        "CREATE INDEX IF NOT EXISTS \(indexName) ON \(qualifiedName) (expires_on)")
+                    // Version 2: a user binding, for "log out everywhere".
+                    _ = try await connection.query("ALTER TABLE \(qualifiedName) ADD COLUMN IF NOT EXISTS user_id text")
+                    _ = try await connection.query(
+                        "COMMENT ON TABLE \(qualifiedName) IS 'swift-pgstore schema \(Self.currentVersion)'")
+                    _ = try await connection.query("COMMIT")
+                } catch {
+                    _ = try? await connection.query("ROLLBACK")
+                    throw error
+                }
+            }
+        } catch let error as PGError where error.sqlState == .insufficientPrivilege {
+            // No right to create or alter: fine if the table is there in a usable shape.
+            guard try await existingVersion(on: pool) != nil else { throw error }
+        }
+    }
+
+    /// The schema version of an existing table, `nil` when there is none.
+    /// - Throws: ``SessionStoreError/Code/incompatibleTable`` when the table has another layout.
+    private func existingVersion(on pool: ConnectionPool) async throws -> Int? {
+        let columns = try await pool.query("""
+            SELECT a.attname::text, format_type(a.atttypid, a.atttypmod),
+                   coalesce(obj_description(a.attrelid, 'pg_class'), '')
+            FROM pg_attribute a
+            WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped
+            """, [.text(displayName)])
+        guard columns.rowCount > 0 else { return nil }
+        var types: [String: String] = [:]
+        var comment = ""
+        for row in columns.rows {
+            types[try row.decode(String.self, column: 0)] = try row.decode(String.self, column: 1)
+            comment = try row.decode(String.self, column: 2)
+        }
+        if types["id"] != nil, types["key"] == "bytea" {
+            throw SessionStoreError(.incompatibleTable, """
+                table \(displayName) has the layout of Go's pgstore (id serial, key bytea); \
+                swift-pgstore cannot share it. Configure another table name, or drop that table.
+                """)
+        }
+        var problems: [String] = []
+        for column in Self.expectedColumns {
+            if let type = types[column.name] {
+                if type != column.type { problems.append("\(column.name) is \(type), expected \(column.type)") }
+            } else {
+                problems.append("column \(column.name) is missing")
+            }
+        }
+        guard problems.isEmpty else {
+            throw SessionStoreError(.incompatibleTable, "table \(displayName) has another layout: " + problems.joined(separator: "; "))
+        }
+        let prefix = "swift-pgstore schema "
+        guard comment.hasPrefix(prefix), let version = Int(comment.dropFirst(prefix.count)) else { return 1 }
+        return version
+    }
+}

@@ -1,0 +1,69 @@
+import Testing
+@testable import PGStore
+
+/// The codec and encodings need no database.
+@Suite("Codec")
+struct CodecTests {
+    @Test func valueEncodingRoundTripsAndIsDeterministic() throws {
+        let values: [String: SessionValue] = [
+            "b": true, "a": 1, "d": 2.5, "s": "ünï 🎉", "n": nil, "list": [1, "x", [false]], "obj": ["k": ["z": 0]],
+        ]
+        let encoded = ValueEncoding.encode(values)
+        #expect(try ValueEncoding.decode(encoded) == values)
+        var copy: [String: SessionValue] = [:]
+        for key in values.keys.reversed() { copy[key] = values[key] }
+        #expect(ValueEncoding.encode(copy) == encoded)
+    }
+
+    @Test func valueDecodingRejectsEveryTruncation() throws {
+        let encoded = ValueEncoding.encode(["key": "value", "n": [1, 2, 3]])
+        for length in 0..<encoded.count {
+            #expect(throws: (any Error).self) { try ValueEncoding.decode(Array(encoded.prefix(length))) }
+        }
+        var deep: [UInt8] = []
+        for _ in 0..<10_000 { deep += [6, 1] }  // arrays nested 10,000 deep
+        #expect(throws: (any Error).self) { try ValueEncoding.decode([7, 1, 1, 0x61] + deep) }
+    }
+
+    @Test func base64URLIsCanonical() {
+        for length in 0..<40 {
+            let bytes = (0..<length).map { UInt8(truncatingIfNeeded: $0 &* 37) }
+            let text = Base64URL.encode(bytes)
+            #expect(Base64URL.decode(Substring(text).utf8) == bytes)
+            #expect(!text.contains("=") && !text.contains("+") && !text.contains("/"))
+        }
+        #expect(Base64URL.decode(Substring("AB").utf8) == nil, "non-zero leftover bits")
+        #expect(Base64URL.decode(Substring("A").utf8) == nil)
+    }
+
+    @Test func keysAreChecked() {
+        #expect(throws: SessionStoreError.self) { try SessionKey(hashKey: [UInt8](repeating: 1, count: 31)) }
+        #expect(throws: SessionStoreError.self) {
+            try SessionKey(hashKey: [UInt8](repeating: 1, count: 32), encryptionKey: [UInt8](repeating: 1, count: 20))
+        }
+        #expect(throws: SessionStoreError.self) { try SessionCodec(keys: []) }
+    }
+
+    @Test func cookieParsingAndFormatting() {
+        #expect(Cookie.values(named: "sid", in: "a=1; sid=xyz; b=2; sid=\"q\"") == ["xyz", "q"])
+        #expect(Cookie.values(named: "sid", in: "xsid=1;sidx=2").isEmpty)
+        var options = SessionOptions()
+        options.secure = true
+        options.partitioned = true
+        options.domain = "example.com"
+        let header = Cookie.setCookie(name: "sid", value: "v", options: options, now: 784_111_777)
+        #expect(header == "sid=v; Path=/; Domain=example.com; Max-Age=2592000; Expires=Tue, 06 Dec 1994 08:49:37 GMT; Secure; HttpOnly; SameSite=Lax; Partitioned")
+    }
+
+    @Test func cookiesBindNameAndExpire() throws {
+        let codec = try SessionCodec(keys: [try SessionKey(hashKey: hashKeyA, encryptionKey: encryptionKeyA)])
+        let id = SessionCodec.randomID()
+        let cookie = try codec.sealCookie(id: id, name: "sid", issuedAt: 1_000)
+        #expect(try codec.openCookie(Substring(cookie), name: "sid", now: 1_010, maxAge: 60).get() == id)
+        #expect(throws: (any Error).self) { try codec.openCookie(Substring(cookie), name: "other", now: 1_010, maxAge: 60).get() }
+        #expect(throws: (any Error).self) { try codec.openCookie(Substring(cookie), name: "sid", now: 1_061, maxAge: 60).get() }
+        let data = try codec.sealData([1, 2, 3], sessionID: "a")
+        #expect(codec.openData(data, sessionID: "a") == [1, 2, 3])
+        #expect(codec.openData(data, sessionID: "b") == nil, "data is bound to its session ID")
+    }
+}

@@ -1,0 +1,245 @@
+import Foundation
+import HTTPTypes
+import Testing
+import PGClient
+import ServiceLifecycle
+import Logging
+@testable import PGStore
+
+@Suite("Session lifecycle")
+struct SessionLifecycleTests {
+    @Test func noResurrection() async throws {
+        let table = StoreTestDatabase.uniqueTable()
+        try await withStore(table: table) { store in
+            var original = await store.new(name: "sid")
+            original.values["cart"] = [1, 2]
+            let cookie = cookieHeader(from: try await store.save(&original))
+            var requestA = try await store.get(cookieHeader: cookie, name: "sid")
+            var requestB = try await store.get(cookieHeader: cookie, name: "sid")
+            try await store.destroy(&requestB)  // logout elsewhere
+            requestA.values["cart"] = [1, 2, 3]
+            let error = await #expect(throws: SessionStoreError.self) { try await store.save(&requestA) }
+            #expect(error?.code == .sessionNotFound)
+            #expect(try await rowCount(store, table) == 0, "the row stays gone")
+        }
+    }
+
+    @Test func noFixation() async throws {
+        let table = StoreTestDatabase.uniqueTable()
+        try await withStore(table: table) { store in
+            var session = await store.new(name: "sid")
+            session.values["step"] = "anonymous"
+            let oldCookie = cookieHeader(from: try await store.save(&session))
+            let oldID = session.id
+            session.values["user"] = "alice"
+            let newCookie = cookieHeader(from: try await store.regenerateID(&session))
+            #expect(session.id != oldID)
+            let stale = try await store.get(cookieHeader: oldCookie, name: "sid")
+            #expect(stale.isNew)
+            #expect(stale.freshReason == .notFound)
+            let current = try await store.get(cookieHeader: newCookie, name: "sid")
+            #expect(current.id == session.id)
+            #expect(current.values["step"] == "anonymous")
+            #expect(current.values["user"] == "alice")
+            #expect(try await rowCount(store, table) == 1)
+        }
+    }
+
+    @Test func unchangedSessionsCostNoWrite() async throws {
+        let table = StoreTestDatabase.uniqueTable()
+        try await withStore(table: table) { store in
+            var session = await store.new(name: "sid")
+            session.values["n"] = 1
+            let cookie = cookieHeader(from: try await store.save(&session))
+            let modified = { try await store.pool.query("SELECT modified_on, expires_on FROM \"\(table)\"").first! }
+            let before = try await modified()
+            var loaded = try await store.get(cookieHeader: cookie, name: "sid")
+            _ = try await store.save(&loaded)
+            let after = try await modified()
+            #expect(try before.decode(Date.self, column: 0) == after.decode(Date.self, column: 0))
+            #expect(try before.decode(Date.self, column: 1) == after.decode(Date.self, column: 1))
+            // Once a tenth of maxAge has passed, only the expiry moves.
+            _ = try await store.pool.query("UPDATE \"\(table)\" SET expires_on = expires_on - interval '4 days'")
+            var due = try await store.get(cookieHeader: cookie, name: "sid")
+            _ = try await store.save(&due)
+            let touched = try await modified()
+            #expect(try touched.decode(Date.self, column: 0) == before.decode(Date.self, column: 0))
+            #expect(try touched.decode(Date.self, column: 1) > before.decode(Date.self, column: 1).addingTimeInterval(-3600))
+        }
+    }
+
+    @Test func freshSessionsCostNoRowAndNegativeMaxAgeDeletes() async throws {
+        let table = StoreTestDatabase.uniqueTable()
+        try await withStore(table: table) { store in
+            _ = try await store.get(cookieHeader: nil, name: "sid")
+            _ = try await store.get(cookieHeader: "sid=garbage", name: "sid")
+            #expect(try await rowCount(store, table) == 0)
+            var session = await store.new(name: "sid")
+            let cookie = cookieHeader(from: try await store.save(&session))
+            #expect(try await rowCount(store, table) == 1)
+            var loaded = try await store.get(cookieHeader: cookie, name: "sid")
+            loaded.options.maxAge = -1
+            let field = try await store.save(&loaded)
+            #expect(field.value.contains("Max-Age=0"))
+            #expect(try await rowCount(store, table) == 0)
+        }
+    }
+
+    @Test func flashesAndCodableValuesAndSeveralNames() async throws {
+        struct Profile: Codable, Equatable { var name: String; var roles: [String] }
+        try await withStore { store in
+            var cart = await store.new(name: "cart")
+            var auth = await store.new(name: "auth")
+            cart.addFlash("added to cart")
+            cart.addFlash("free shipping")
+            try auth.set(Profile(name: "Ada", roles: ["admin"]), forKey: "profile")
+            let header = cookieHeader(from: try await store.save(&cart)) + "; " + cookieHeader(from: try await store.save(&auth))
+            var loadedCart = try await store.get(cookieHeader: header, name: "cart")
+            let loadedAuth = try await store.get(cookieHeader: header, name: "auth")
+            #expect(try loadedAuth.get(Profile.self, forKey: "profile") == Profile(name: "Ada", roles: ["admin"]))
+            #expect(loadedCart.flashes() == ["added to cart", "free shipping"])
+            #expect(loadedCart.flashes().isEmpty, "flashes are consumed")
+            _ = try await store.save(&loadedCart)
+            let again = try await store.get(cookieHeader: header, name: "cart")
+            #expect(again.values[Session.defaultFlashKey] == nil)
+        }
+    }
+
+    @Test func thousandTasksOverHundredSessions() async throws {
+        try await withStore { store in
+            var cookies: [String] = []
+            for index in 0..<100 {
+                var session = await store.new(name: "sid")
+                session.values["owner"] = .int(index)
+                session.values["hits"] = 0
+                cookies.append(cookieHeader(from: try await store.save(&session)))
+            }
+            let allCookies = cookies
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for task in 0..<1_000 {
+                    group.addTask {
+                        let index = task % 100
+                        var session = try await store.get(cookieHeader: allCookies[index], name: "sid")
+                        #expect(!session.isNew)
+                        #expect(session.values["owner"] == .int(index), "never another session's data")
+                        session.values["last"] = .int(task)
+                        _ = try await store.save(&session)
+                    }
+                }
+                try await group.waitForAll()
+            }
+            for (index, cookie) in cookies.enumerated() {
+                let session = try await store.get(cookieHeader: cookie, name: "sid")
+                #expect(session.values["owner"] == .int(index))
+                // The last writer wins; its value is one of this session's tasks.
+                #expect((session.values["last"]?.intValue).map { $0 % 100 == index } == true)
+            }
+        }
+    }
+
+    @Test func cleanupHandleStopsPromptlyAndTheStoreKeepsServing() async throws {
+        try await withStore { store in
+            let cleanup = store.startCleanup(interval: .seconds(3600))
+            try await Task.sleep(for: .milliseconds(50))
+            let start = ContinuousClock.now
+            await cleanup.stop()
+            #expect(ContinuousClock.now - start < .milliseconds(500))
+            #expect(cleanup.isCancelled)
+            var session = await store.new(name: "sid")
+            let cookie = cookieHeader(from: try await store.save(&session))
+            #expect(try await !store.get(cookieHeader: cookie, name: "sid").isNew)
+        }
+    }
+
+    @Test func cleanupRunsAsAServiceAndStopsWithTheGroup() async throws {
+        try await withStore { store in
+            let group = ServiceGroup(
+                services: [SessionCleanupService(store: store, interval: .milliseconds(50))],
+                gracefulShutdownSignals: [], logger: Logger(label: "test"))
+            let running = Task { try await group.run() }
+            try await Task.sleep(for: .milliseconds(120))
+            let start = ContinuousClock.now
+            await group.triggerGracefulShutdown()
+            try await running.value
+            #expect(ContinuousClock.now - start < .milliseconds(500))
+        }
+    }
+}
+
+@Suite("Table creation")
+struct TableTests {
+    @Test func creationIsIdempotentAndConcurrent() async throws {
+        let table = StoreTestDatabase.uniqueTable()
+        let pool = try ConnectionPool(url: try StoreTestDatabase.url)
+        var configuration = SessionStore.Configuration()
+        configuration.tableName = table
+        configuration.unlogged = true
+        let key = try SessionKey(hashKey: hashKeyA)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<8 {
+                group.addTask { [configuration] in
+                    let store = try await SessionStore(pool: pool, keys: [key], configuration: configuration)
+                    var session = await store.new(name: "sid")
+                    _ = try await store.save(&session)
+                }
+            }
+            try await group.waitForAll()
+        }
+        let comment = try await pool.query("SELECT obj_description(to_regclass($1), 'pg_class')", [.text(table)])
+        #expect(try comment.first?.decode(String.self, column: 0) == "swift-pgstore schema 2")
+        let unique = try await pool.query(
+            "SELECT count(*) FROM pg_index WHERE indrelid = to_regclass($1) AND indisunique", [.text(table)])
+        #expect(try unique.first?.decode(Int.self, column: 0) == 1)
+        _ = try await pool.query("DROP TABLE \"\(table)\"")
+        await pool.close()
+    }
+
+    @Test func goLayoutAndBadNamesAreRejected() async throws {
+        let table = StoreTestDatabase.uniqueTable("gostore")
+        let pool = try ConnectionPool(url: try StoreTestDatabase.url)
+        _ = try await pool.query("CREATE TABLE \"\(table)\" (id SERIAL PRIMARY KEY, key BYTEA, data BYTEA, created_on TIMESTAMPTZ DEFAULT NOW(), modified_on TIMESTAMPTZ, expires_on TIMESTAMPTZ)")
+        var configuration = SessionStore.Configuration()
+        configuration.tableName = table
+        let key = try SessionKey(hashKey: hashKeyA)
+        let error = await #expect(throws: SessionStoreError.self) {
+            _ = try await SessionStore(pool: pool, keys: [key], configuration: configuration)
+        }
+        #expect(error?.code == .incompatibleTable)
+        #expect(error?.message.contains("Go's pgstore") == true)
+        configuration.tableName = "bad\"; DROP TABLE x; --"
+        let nameError = await #expect(throws: SessionStoreError.self) {
+            _ = try await SessionStore(pool: pool, keys: [key], configuration: configuration)
+        }
+        #expect(nameError?.code == .invalidTableName)
+        _ = try await pool.query("DROP TABLE \"\(table)\"")
+        await pool.close()
+    }
+
+    @Test func startsWithoutCreatePrivilegeWhenTheTableExists() async throws {
+        let table = StoreTestDatabase.uniqueTable()
+        let role = StoreTestDatabase.uniqueTable("reader")
+        let admin = try ConnectionPool(url: try StoreTestDatabase.url)
+        var configuration = SessionStore.Configuration()
+        configuration.tableName = table
+        let key = try SessionKey(hashKey: hashKeyA)
+        _ = try await SessionStore(pool: admin, keys: [key], configuration: configuration)
+        _ = try await admin.query("CREATE ROLE \(role) LOGIN")
+        _ = try await admin.query("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
+        _ = try await admin.query("GRANT SELECT, INSERT, UPDATE, DELETE ON \"\(table)\" TO \(role)")
+        let url = try StoreTestDatabase.url.replacingOccurrences(of: "postgres@", with: "\(role)@")
+        let limited = try ConnectionPool(url: url)
+        let store = try await SessionStore(pool: limited, keys: [key], configuration: configuration)
+        var session = await store.new(name: "sid")
+        _ = try await store.save(&session)
+        // Without the table, the missing privilege is a clear database error.
+        configuration.tableName = StoreTestDatabase.uniqueTable()
+        let error = await #expect(throws: PGError.self) {
+            _ = try await SessionStore(pool: limited, keys: [key], configuration: configuration)
+        }
+        #expect(error?.sqlState == .insufficientPrivilege)
+        await limited.close()
+        _ = try await admin.query("DROP TABLE \"\(table)\"")
+        _ = try await admin.query("DROP ROLE \(role)")
+        await admin.close()
+    }
+}

@@ -1,0 +1,67 @@
+import Foundation
+import HTTPTypes
+import Testing
+import PGClient
+@testable import PGStore
+
+enum StoreTestDatabase {
+    static var url: String {
+        get throws {
+            guard let url = ProcessInfo.processInfo.environment["PGSTORE_TEST_URL"], !url.isEmpty else {
+                Issue.record("PGSTORE_TEST_URL is not set: run the tests through scripts/test")
+                throw MissingDatabase()
+            }
+            return url
+        }
+    }
+    struct MissingDatabase: Error {}
+
+    static func uniqueTable(_ prefix: String = "sessions") -> String {
+        "\(prefix)_\(UInt32.random(in: 0...UInt32.max))"
+    }
+}
+
+let hashKeyA = [UInt8](repeating: 0xA1, count: 32)
+let encryptionKeyA = [UInt8](repeating: 0xA2, count: 32)
+let hashKeyB = [UInt8](repeating: 0xB1, count: 64)
+let encryptionKeyB = [UInt8](repeating: 0xB2, count: 16)
+
+/// A store on its own table, dropped afterwards.
+func withStore<T>(
+    keys: [SessionKey]? = nil,
+    table: String = StoreTestDatabase.uniqueTable(),
+    _ configure: (inout SessionStore.Configuration) -> Void = { _ in },
+    _ body: (SessionStore) async throws -> T
+) async throws -> T {
+    var configuration = SessionStore.Configuration()
+    configuration.tableName = table
+    configure(&configuration)
+    let store = try await SessionStore(
+        url: try StoreTestDatabase.url,
+        keys: try keys ?? [SessionKey(hashKey: hashKeyA, encryptionKey: encryptionKeyA)],
+        configuration: configuration)
+    do {
+        let result = try await body(store)
+        _ = try? await store.pool.query("DROP TABLE IF EXISTS \"\(table)\"")
+        await store.close()
+        return result
+    } catch {
+        _ = try? await store.pool.query("DROP TABLE IF EXISTS \"\(table)\"")
+        await store.close()
+        throw error
+    }
+}
+
+/// The `name=value` part of a Set-Cookie field, as a browser would send it back.
+func cookieHeader(from field: HTTPField) -> String {
+    String(field.value.split(separator: ";", maxSplits: 1)[0])
+}
+
+func cookieValue(from field: HTTPField) -> String {
+    let pair = cookieHeader(from: field)
+    return String(pair[pair.index(after: pair.firstIndex(of: "=")!)...])
+}
+
+func rowCount(_ store: SessionStore, _ table: String) async throws -> Int {
+    try await store.pool.query("SELECT count(*) FROM \"\(table)\"").first?.decode(Int.self, column: 0) ?? -1
+}
