@@ -24,7 +24,7 @@ public actor SessionStore {
     public nonisolated let pool: ConnectionPool
     private let ownsPool: Bool
     private let codec: SessionCodec
-    private let table: SessionTable
+    let table: SessionTable
     private var configuration: Configuration
     private let logger: Logger
     var cleanupLogger: Logger { logger }
@@ -141,9 +141,7 @@ public actor SessionStore {
     }
 
     private func load(id: String, name: String) async throws -> Session? {
-        let maxAge = Double(rowMaxAge(configuration.sessionOptions))
-        let touchBelow = maxAge * (1 - min(max(configuration.touchFraction, 0), 1))
-        let rows = try await pool.query(table.selectSQL, [.text(id), .float8(touchBelow)])
+        let rows = try await pool.query(table.selectSQL, [.text(id), .float8(touchThreshold)])
         guard let row = rows.first else { return nil }
         let data = try row.decode([UInt8].self, column: 0)
         guard let plaintext = codec.openData(data, sessionID: id), let values = try? ValueEncoding.decode(plaintext) else {
@@ -291,6 +289,11 @@ public actor SessionStore {
         let now = Cookie.unixNow()
         let value = try codec.sealCookie(id: Base64URL.decode(Substring(session.id).utf8) ?? [], name: session.name, issuedAt: now)
         return HTTPField(name: .setCookie, value: Cookie.setCookie(name: session.name, value: value, options: session.options, now: now))
+    }
+
+    /// A loaded session's expiry is due to move once less than this many seconds are left.
+    var touchThreshold: Double {
+        Double(rowMaxAge(configuration.sessionOptions)) * (1 - min(max(configuration.touchFraction, 0), 1))
     }
 
     /// The row's lifetime: the session's max age, or the store's for browser-session cookies.

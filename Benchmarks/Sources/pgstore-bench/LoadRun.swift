@@ -1,0 +1,78 @@
+import Foundation
+import PGStore
+
+/// One measured run: `tasks` concurrent tasks doing `mode` operations for `seconds`.
+enum LoadRun {
+    static func run(store: SessionStore, cookies: [String], mode: Options.Mode, tasks: Int, seconds: Double) async throws
+        -> Measurement
+    {
+        let clock = ContinuousClock()
+        let start = clock.now
+        let deadline = start + .milliseconds(Int(seconds * 1000))
+        let cpuBefore = ProcessStats.cpuSeconds()
+        var measurement = Measurement()
+        await withTaskGroup(of: (Int, Int, [UInt64]).self) { group in
+            for worker in 0..<tasks {
+                group.addTask {
+                    var generator = SystemRandomNumberGenerator()
+                    var latencies: [UInt64] = []
+                    latencies.reserveCapacity(4096)
+                    var operations = 0
+                    var errors = 0
+                    var now = clock.now
+                    while now < deadline {
+                        let began = now
+                        do {
+                            try await operation(store, cookies, mode, worker, &generator)
+                            operations += 1
+                        } catch {
+                            errors += 1
+                        }
+                        now = clock.now
+                        let elapsed = (now - began).components
+                        latencies.append(UInt64(elapsed.seconds) * 1_000_000_000 + UInt64(elapsed.attoseconds / 1_000_000_000))
+                    }
+                    return (operations, errors, latencies)
+                }
+            }
+            for await (operations, errors, latencies) in group {
+                measurement.operations += operations
+                measurement.errors += errors
+                measurement.latenciesNanos += latencies
+            }
+        }
+        let elapsed = (clock.now - start).components
+        measurement.seconds = Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18
+        measurement.cpuSeconds = ProcessStats.cpuSeconds() - cpuBefore
+        return measurement
+    }
+
+    private static func operation(
+        _ store: SessionStore, _ cookies: [String], _ mode: Options.Mode, _ worker: Int,
+        _ generator: inout SystemRandomNumberGenerator
+    ) async throws {
+        var kind = mode
+        if mode == .mixed {
+            let roll = Int.random(in: 0..<100, using: &generator)
+            kind = roll < 90 ? .get : roll < 99 ? .getsave : .new
+        }
+        switch kind {
+        case .get, .mixed:
+            let cookie = cookies[Int.random(in: 0..<cookies.count, using: &generator)]
+            let session = try await store.get(cookieHeader: cookie, name: "sid")
+            if session.isNew { throw BenchError.missed }
+        case .getsave:
+            let cookie = cookies[Int.random(in: 0..<cookies.count, using: &generator)]
+            var session = try await store.get(cookieHeader: cookie, name: "sid")
+            if session.isNew { throw BenchError.missed }
+            session.values["n"] = .int(Int.random(in: 0..<1_000_000, using: &generator))
+            _ = try await store.save(&session)
+        case .new:
+            var session = await store.new(name: "sid")
+            session.values["user"] = .int(worker)
+            _ = try await store.save(&session)
+        }
+    }
+
+    enum BenchError: Error { case missed }
+}

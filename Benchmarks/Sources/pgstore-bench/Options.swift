@@ -1,0 +1,75 @@
+import Foundation
+
+/// Command-line options of the load generator.
+struct Options {
+    enum Mode: String, CaseIterable { case get, getsave, new, mixed }
+
+    var url = ProcessInfo.processInfo.environment["PGSTORE_TEST_URL"] ?? ""
+    var modes: [Mode] = [.get]
+    var tasks: [Int] = [64]
+    var pool = 8
+    var duration = 10.0
+    var sessions = 100_000
+    var valueSize = 200
+    var encrypted = true
+    var pgbench = true
+    var pgbenchClients: [Int] = []  // empty: the pool size and 8, 16, 32, 64
+    var table = "bench_sessions"
+    var filler = 0
+
+    static let usage = """
+        usage: pgstore-bench [--url URL] [--mode get,getsave,new,mixed] [--tasks 1,8,64,512] [--pool 8]
+                             [--duration 10] [--sessions 100000] [--value-size 200] [--signed-only]
+                             [--no-pgbench] [--pgbench-clients 8,32] [--table NAME] [--filler N]
+        --filler N adds N more rows of the same size (random keys) to test how reads scale with table size.
+        Prints one RESULT line per measured run on stdout; everything else goes to stderr.
+        URL defaults to $PGSTORE_TEST_URL (scripts/with-postgres sets it).
+        """
+
+    static func parse(_ arguments: [String]) throws -> Options {
+        var options = Options()
+        var iterator = arguments.makeIterator()
+        func next(_ flag: String) throws -> String {
+            guard let value = iterator.next() else { throw OptionError("\(flag) needs a value") }
+            return value
+        }
+        func ints(_ flag: String) throws -> [Int] {
+            let list = try next(flag).split(separator: ",").compactMap { Int($0) }
+            guard !list.isEmpty else { throw OptionError("\(flag) needs numbers") }
+            return list
+        }
+        while let argument = iterator.next() {
+            switch argument {
+            case "--url": options.url = try next(argument)
+            case "--mode":
+                options.modes = try next(argument).split(separator: ",").map {
+                    guard let mode = Mode(rawValue: String($0)) else { throw OptionError("unknown mode \($0)") }
+                    return mode
+                }
+            case "--tasks": options.tasks = try ints(argument)
+            case "--pool": options.pool = try ints(argument)[0]
+            case "--duration": options.duration = Double(try next(argument)) ?? options.duration
+            case "--sessions": options.sessions = try ints(argument)[0]
+            case "--value-size": options.valueSize = try ints(argument)[0]
+            case "--signed-only": options.encrypted = false
+            case "--no-pgbench": options.pgbench = false
+            case "--pgbench-clients": options.pgbenchClients = try ints(argument)
+            case "--table": options.table = try next(argument)
+            case "--filler": options.filler = try ints(argument)[0]
+            case "-h", "--help": throw OptionError(usage)
+            default: throw OptionError("unknown option \(argument)\n\(usage)")
+            }
+        }
+        guard !options.url.isEmpty else { throw OptionError("no database: pass --url or set PGSTORE_TEST_URL") }
+        return options
+    }
+}
+
+struct OptionError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+func log(_ message: String) {
+    FileHandle.standardError.write(Data((message + "\n").utf8))
+}
