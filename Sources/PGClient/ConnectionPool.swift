@@ -32,6 +32,11 @@ public actor ConnectionPool {
     private nonisolated let conninfo: String
     private nonisolated let redactor: SecretRedactor
     private nonisolated let waiting = Atomic<Int>(0)
+    /// A copy of `ready` that callers read under a lock, so picking a connection for a query
+    /// does not hop onto the actor and back (two thread switches per query). The actor remains
+    /// the only writer; anything but the plain case (wait, grow, reserve) goes through it.
+    private nonisolated let router = Mutex<[LibPQConnection]>([])
+    private nonisolated let growRequested = Atomic<Bool>(false)
     private let logger: Logger
 
     private var connections: [Int: LibPQConnection] = [:]
@@ -112,6 +117,7 @@ public actor ConnectionPool {
     public nonisolated func query(_ sql: String, _ parameters: [PGValue] = []) async throws -> QueryResult {
         let encoded = try EncodedParameters(parameters)
         do {
+            if let connection = fastLease() { return try await run(sql, encoded, on: connection) }
             return try await run(sql, encoded, on: try await lease(exclusive: false))
         } catch let error as PGError where error.wasNotSent {
             // The connection died before the query left; running it on another is safe.
@@ -150,6 +156,7 @@ public actor ConnectionPool {
     public func close() async {
         if !closed {
             closed = true
+            publishReady()
             logger.debug("closing connection pool", metadata: ["connections": "\(connections.count)"])
             failAllWaiters(PGError.poolClosed)
             let grace = configuration.closeGracePeriod
@@ -185,6 +192,42 @@ public actor ConnectionPool {
     }
 
     // MARK: Leasing
+
+    /// The least-loaded open connection with room in its pipeline, without touching the actor;
+    /// `nil` sends the caller through ``lease(exclusive:)``.
+    private nonisolated func fastLease() -> LibPQConnection? {
+        if Task.isCancelled { return nil }
+        let maximumDepth = configuration.maximumPipelineDepth
+        let (picked, shouldGrow) = router.withLock { ready -> (LibPQConnection?, Bool) in
+            var best: LibPQConnection?
+            var bestLoad = Int.max
+            for connection in ready {
+                let load = connection.inFlight.load(ordering: .relaxed)
+                if load < bestLoad {
+                    best = connection
+                    bestLoad = load
+                    if load == 0 { break }
+                }
+            }
+            guard let best, bestLoad < maximumDepth else { return (nil, false) }
+            best.inFlight.add(1, ordering: .relaxed)
+            return (best, bestLoad > 0 && ready.count < configuration.maximumConnections)
+        }
+        if shouldGrow, !growRequested.exchange(true, ordering: .relaxed) {
+            Task { await self.grow() }
+        }
+        return picked
+    }
+
+    private func grow() {
+        growRequested.store(false, ordering: .relaxed)
+        openConnectionIfNeeded()
+    }
+
+    private func publishReady() {
+        let snapshot = closed ? [] : ready
+        router.withLock { $0 = snapshot }
+    }
 
     /// Picks a connection for one query (or reserves one, when `exclusive`), waiting when none has
     /// room. The connection's in-flight count is already raised on return.
@@ -236,6 +279,7 @@ public actor ConnectionPool {
         let connection = ready[bestIndex]
         if exclusive {
             ready.remove(at: bestIndex)
+            publishReady()
         } else if bestLoad >= configuration.maximumPipelineDepth {
             return nil
         }
@@ -251,6 +295,7 @@ public actor ConnectionPool {
         guard connections[connection.id] != nil else { return }
         if closed { return }
         ready.append(connection)
+        publishReady()
         serveWaiters()
     }
 
@@ -354,6 +399,7 @@ public actor ConnectionPool {
         }
         logger.debug("connection open", metadata: ["connection": "\(connection.id)"])
         ready.append(connection)
+        publishReady()
         serveWaiters()
         if connections.count < configuration.minimumConnections { openConnectionIfNeeded() }
     }
@@ -361,6 +407,7 @@ public actor ConnectionPool {
     private func connectionDidClose(_ connection: LibPQConnection, error: PGError?, wasConnecting: Bool) {
         guard connections.removeValue(forKey: connection.id) != nil else { return }
         ready.removeAll { $0 === connection }
+        publishReady()
         if wasConnecting {
             connectingCount -= 1
             if let error {
@@ -387,6 +434,7 @@ public actor ConnectionPool {
             openConnectionIfNeeded()
         }
     }
+
 
     private func stopLoop() async {
         if !loopStopped {

@@ -5,17 +5,39 @@ import Glibc
 /// Reading `Cookie` headers and writing `Set-Cookie` values.
 enum Cookie {
     /// The values of every cookie called `name` in a `Cookie` header, in order.
+    /// Scans UTF-8 bytes (the delimiters are ASCII): this runs on every request.
     static func values(named name: String, in header: String) -> [Substring] {
         var found: [Substring] = []
-        for pair in header.split(separator: ";") {
-            let trimmed = pair.drop(while: { $0 == " " || $0 == "\t" })
-            guard let equals = trimmed.firstIndex(of: "=") else { continue }
-            if trimmed[..<equals] == name {
-                var value = trimmed[trimmed.index(after: equals)...]
-                while value.last == " " || value.last == "\t" { value = value.dropLast() }
-                if value.first == "\"", value.last == "\"", value.count >= 2 { value = value.dropFirst().dropLast() }
-                found.append(value)
+        let bytes = header.utf8
+        let nameBytes = name.utf8
+        let end = bytes.endIndex
+        var index = bytes.startIndex
+        while index < end {
+            while index < end, bytes[index] == UInt8(ascii: " ") || bytes[index] == UInt8(ascii: "\t") {
+                index = bytes.index(after: index)
             }
+            let pairEnd = bytes[index...].firstIndex(of: UInt8(ascii: ";")) ?? end
+            if bytes[index..<pairEnd].starts(with: nameBytes),
+                let equals = bytes.index(index, offsetBy: nameBytes.count, limitedBy: pairEnd),
+                equals < pairEnd, bytes[equals] == UInt8(ascii: "=")
+            {
+                var valueStart = bytes.index(after: equals)
+                var valueEnd = pairEnd
+                while valueEnd > valueStart,
+                    bytes[bytes.index(before: valueEnd)] == UInt8(ascii: " ")
+                        || bytes[bytes.index(before: valueEnd)] == UInt8(ascii: "\t")
+                {
+                    valueEnd = bytes.index(before: valueEnd)
+                }
+                if bytes.distance(from: valueStart, to: valueEnd) >= 2, bytes[valueStart] == UInt8(ascii: "\""),
+                    bytes[bytes.index(before: valueEnd)] == UInt8(ascii: "\"")
+                {
+                    valueStart = bytes.index(after: valueStart)
+                    valueEnd = bytes.index(before: valueEnd)
+                }
+                found.append(header[valueStart..<valueEnd])
+            }
+            index = pairEnd < end ? bytes.index(after: pairEnd) : end
         }
         return found
     }
