@@ -62,6 +62,14 @@ public struct Session: Sendable {
     /// Whether ``values`` differ from what is stored.
     public var hasChanges: Bool { isNew || storedValues != values }
 
+    /// Whether ``SessionStore/save(_:)`` would write anything worth a `Set-Cookie`: a new session
+    /// with values, changed values, or an expiry that is due to move. A fresh session nobody put
+    /// a value in is not worth a row.
+    public var needsSave: Bool {
+        if options.maxAge < 0 { return !isNew }
+        return isNew ? !values.isEmpty : (storedValues != values || touchDue)
+    }
+
     // MARK: Flashes
 
     /// The key flashes live under unless another is given.

@@ -1,0 +1,200 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import PGClient
+import PGStore
+import PGStoreHummingbird
+import Synchronization
+import Testing
+@testable import PGStoreDemo
+
+/// The demo app over real HTTP (Hummingbird's live test client, a real socket), cookies carried
+/// from each response to the next request like a browser's jar.
+struct CookieJar {
+    var cookies: [String: String] = [:]
+
+    mutating func store(_ response: TestResponse) {
+        for field in response.headers[values: .setCookie] {
+            let pair = field.split(separator: ";", maxSplits: 1)[0]
+            guard let equals = pair.firstIndex(of: "=") else { continue }
+            let name = String(pair[..<equals])
+            let value = String(pair[pair.index(after: equals)...])
+            if field.contains("Max-Age=0") { cookies[name] = nil } else { cookies[name] = value }
+        }
+    }
+
+    var header: HTTPFields {
+        cookies.isEmpty ? [:] : [.cookie: cookies.map { "\($0.key)=\($0.value)" }.joined(separator: "; ")]
+    }
+}
+
+enum HTTPTestSupport {
+    static var url: String {
+        get throws {
+            guard let url = ProcessInfo.processInfo.environment["PGSTORE_TEST_URL"], !url.isEmpty else {
+                Issue.record("PGSTORE_TEST_URL is not set: run the tests through scripts/test")
+                throw CancellationError()
+            }
+            return url
+        }
+    }
+
+    static func store(table: String, poolConfiguration: ConnectionPool.Configuration = .init()) async throws -> SessionStore {
+        var configuration = SessionStore.Configuration()
+        configuration.tableName = table
+        return try await SessionStore(
+            url: try url, keys: [try SessionKey(hashKey: [UInt8](repeating: 9, count: 32), encryptionKey: [UInt8](repeating: 8, count: 32))],
+            configuration: configuration, poolConfiguration: poolConfiguration)
+    }
+
+    static func visits(_ response: TestResponse) -> Int? {
+        let body = String(buffer: response.body)
+        guard let start = body.range(of: "<span id=\"visits\">"), let end = body.range(of: "</span>", range: start.upperBound..<body.endIndex) else {
+            return nil
+        }
+        return Int(body[start.upperBound..<end.lowerBound])
+    }
+
+    static func form(_ text: String) -> (HTTPFields, ByteBuffer) {
+        ([.contentType: "application/x-www-form-urlencoded"], ByteBuffer(string: text))
+    }
+}
+
+/// Collects log lines, to check what the app logs.
+final class RecordingLogHandler: LogHandler, Sendable {
+    let lines = Mutex<[String]>([])
+    var metadata: Logger.Metadata { get { [:] } set {} }
+    var logLevel: Logger.Level { get { .info } set {} }
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? { get { nil } set {} }
+    func log(event: LogEvent) {
+        lines.withLock { $0.append("\(event.level) \(event.message)") }
+    }
+}
+
+@Suite("Demo app over real HTTP")
+struct DemoHTTPTests {
+    @Test func cookieAttributesCounterLoginLogout() async throws {
+        let table = "demo_\(UInt32.random(in: 0...UInt32.max))"
+        let store = try await HTTPTestSupport.store(table: table)
+        let app = Application(router: DemoApp.router(store: store))
+        try await app.test(.live) { client in
+            var jar = CookieJar()
+            // First response: a cookie with HttpOnly, SameSite and Path.
+            let first = try await client.execute(uri: "/", method: .get)
+            #expect(first.status == .ok)
+            let setCookie = try #require(first.headers[.setCookie])
+            #expect(setCookie.hasPrefix("sid="))
+            #expect(setCookie.contains("HttpOnly"))
+            #expect(setCookie.contains("SameSite=Lax"))
+            #expect(setCookie.contains("Path=/"))
+            #expect(HTTPTestSupport.visits(first) == 1)
+            jar.store(first)
+
+            // The counter goes up across requests.
+            for expected in 2...4 {
+                let response = try await client.execute(uri: "/", method: .get, headers: jar.header)
+                #expect(HTTPTestSupport.visits(response) == expected)
+                jar.store(response)
+            }
+
+            // Login renews the session ID; the old cookie no longer finds the session.
+            let anonymous = try #require(jar.cookies["sid"])
+            let (formHeaders, formBody) = HTTPTestSupport.form("username=ada")
+            var loginHeaders = jar.header
+            loginHeaders.append(contentsOf: formHeaders)
+            let login = try await client.execute(uri: "/login", method: .post, headers: loginHeaders, body: formBody)
+            #expect(login.status == .seeOther || login.status == .found)
+            jar.store(login)
+            let loggedIn = try #require(jar.cookies["sid"])
+            #expect(loggedIn != anonymous)
+            let welcome = try await client.execute(uri: "/", method: .get, headers: jar.header)
+            let page = String(buffer: welcome.body)
+            #expect(page.contains("Logged in as <b>ada</b>"))
+            #expect(page.contains("Welcome, ada!"))
+            #expect(HTTPTestSupport.visits(welcome) == 5, "values survive the new ID")
+            jar.store(welcome)
+            let stale = try await client.execute(uri: "/", method: .get, headers: [.cookie: "sid=\(anonymous)"])
+            #expect(HTTPTestSupport.visits(stale) == 1)
+            #expect(!String(buffer: stale.body).contains("Logged in"))
+
+            // Logout deletes the row and expires the cookie.
+            let rowsBefore = try await store.pool.query("SELECT count(*) FROM \"\(table)\"").first?.decode(Int.self, column: 0)
+            let logout = try await client.execute(uri: "/logout", method: .post, headers: jar.header)
+            #expect(logout.headers[.setCookie]?.contains("Max-Age=0") == true)
+            let rowsAfter = try await store.pool.query("SELECT count(*) FROM \"\(table)\"").first?.decode(Int.self, column: 0)
+            #expect(rowsAfter == (rowsBefore ?? 0) - 1)
+            jar.store(logout)
+            #expect(jar.cookies["sid"] == nil)
+        }
+        _ = try await store.pool.query("DROP TABLE \"\(table)\"")
+        await store.close()
+    }
+
+    @Test func tamperedCookieGetsAFreshSessionNotAnError() async throws {
+        let table = "demo_\(UInt32.random(in: 0...UInt32.max))"
+        let store = try await HTTPTestSupport.store(table: table)
+        let app = Application(router: DemoApp.router(store: store))
+        try await app.test(.live) { client in
+            var jar = CookieJar()
+            jar.store(try await client.execute(uri: "/", method: .get))
+            let cookie = try #require(jar.cookies["sid"])
+            let flipped = String(cookie.dropLast()) + (cookie.last == "A" ? "B" : "A")
+            for value in [flipped, "", "garbage", String(repeating: "x", count: 8000)] {
+                let response = try await client.execute(uri: "/", method: .get, headers: [.cookie: "sid=\(value)"])
+                #expect(response.status == .ok)
+                #expect(HTTPTestSupport.visits(response) == 1)
+            }
+        }
+        _ = try await store.pool.query("DROP TABLE \"\(table)\"")
+        await store.close()
+    }
+}
+
+@Suite("Demo app when the database goes away (HTTPServerRestartTests)", .serialized)
+struct HTTPServerRestartTests {
+    static func pgctl(_ action: String) {
+        guard let path = ProcessInfo.processInfo.environment["PGSTORE_TEST_PGCTL"] else {
+            Issue.record("PGSTORE_TEST_PGCTL is not set: run the tests through scripts/test")
+            return
+        }
+        var pid: pid_t = 0
+        let argv: [UnsafeMutablePointer<CChar>?] = [strdup(path), strdup(action), nil]
+        defer { for arg in argv { free(arg) } }
+        #expect(posix_spawn(&pid, path, nil, nil, argv, environ) == 0)
+        var status: Int32 = 0
+        waitpid(pid, &status, 0)
+        #expect(status == 0)
+    }
+
+    @Test func serviceUnavailableWhileTheDatabaseIsDownThenBackWithoutRestart() async throws {
+        let table = "demo_\(UInt32.random(in: 0...UInt32.max))"
+        var poolConfiguration = ConnectionPool.Configuration()
+        poolConfiguration.connectionWaitTimeout = .seconds(2)
+        poolConfiguration.maximumReconnectDelay = .milliseconds(200)
+        let store = try await HTTPTestSupport.store(table: table, poolConfiguration: poolConfiguration)
+        let recorder = RecordingLogHandler()
+        let logger = Logger(label: "demo-test", factory: { _ in recorder })
+        let app = Application(router: DemoApp.router(store: store), logger: logger)
+        try await app.test(.live) { client in
+            #expect(try await client.execute(uri: "/", method: .get).status == .ok)
+            Self.pgctl("stop")
+            let down = try await client.execute(uri: "/", method: .get)
+            #expect(down.status == .serviceUnavailable)
+            #expect(recorder.lines.withLock { $0.contains { $0.hasPrefix("error session store unavailable") } })
+            Self.pgctl("start")
+            var recovered = false
+            for _ in 0..<50 {
+                if try await client.execute(uri: "/", method: .get).status == .ok {
+                    recovered = true
+                    break
+                }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            #expect(recovered, "serves again once the database is back, without a restart")
+        }
+        _ = try? await store.pool.query("DROP TABLE \"\(table)\"")
+        await store.close()
+    }
+}
