@@ -26,10 +26,14 @@ struct SessionCodec: Sendable {
     static let maximumCookieLength = 512
 
     let keys: [SessionKey]
+    /// One HMAC state per key with the key already absorbed; each MAC starts from a copy, which
+    /// saves hashing the key pads on every request.
+    private let keyedHMACs: [HMAC<SHA256>]
 
     init(keys: [SessionKey]) throws {
         guard !keys.isEmpty else { throw SessionStoreError(.invalidKey, "a store needs at least one key") }
         self.keys = keys
+        self.keyedHMACs = keys.map { HMAC<SHA256>(key: $0.hashKey) }
     }
 
     // MARK: Cookies
@@ -77,6 +81,7 @@ struct SessionCodec: Sendable {
 
     private func seal(_ body: [UInt8], header: [UInt8], context: [UInt8], contextTag: UInt8) throws -> [UInt8] {
         let key = keys[0]
+        let keyedHMAC = keyedHMACs[0]
         var output = [UInt8]()
         output.reserveCapacity(1 + header.count + body.count + 28 + Self.macSize)
         if let encryptionKey = key.encryptionKey {
@@ -92,7 +97,7 @@ struct SessionCodec: Sendable {
             output.append(contentsOf: header)
             output.append(contentsOf: body)
         }
-        let mac = authenticationCode(output, context: context, contextTag: contextTag, key: key.hashKey)
+        let mac = authenticationCode(output, context: context, contextTag: contextTag, keyed: keyedHMAC)
         output.append(contentsOf: mac)
         return output
     }
@@ -105,11 +110,12 @@ struct SessionCodec: Sendable {
         guard version == Self.signedVersion || version == Self.encryptedVersion else { return .failure(.malformed) }
         let signed = bytes[..<(bytes.count - Self.macSize)]
         let mac = bytes[(bytes.count - Self.macSize)...]
-        guard let key = keys.first(where: { key in
-            authenticationCode(signed, context: context, contextTag: contextTag, key: key.hashKey) == mac
+        guard let index = keyedHMACs.firstIndex(where: { keyed in
+            authenticationCode(signed, context: context, contextTag: contextTag, keyed: keyed) == mac
         }) else {
             return .failure(.badSignature)
         }
+        let key = keys[index]
         let header = signed[1..<(1 + headerSize)]
         let body = signed[(1 + headerSize)...]
         if version == Self.signedVersion { return .success((header, Array(body))) }
@@ -127,9 +133,9 @@ struct SessionCodec: Sendable {
     }
 
     private func authenticationCode(
-        _ message: some DataProtocol, context: [UInt8], contextTag: UInt8, key: SymmetricKey
+        _ message: some DataProtocol, context: [UInt8], contextTag: UInt8, keyed: HMAC<SHA256>
     ) -> HashedAuthenticationCode<SHA256> {
-        var hmac = HMAC<SHA256>(key: key)
+        var hmac = keyed
         // Length-prefixed context, so no (context, message) pair can be confused with another.
         var prefix: [UInt8] = [contextTag]
         withUnsafeBytes(of: UInt32(context.count).bigEndian) { prefix.append(contentsOf: $0) }

@@ -12,3 +12,37 @@ extension SessionStore {
         touchThreshold
     }
 }
+
+/// The codec steps of a request, one by one, for micro-benchmarks. Not part of the supported API.
+@_spi(Benchmarks)
+public struct SessionCodecBenchmark: Sendable {
+    let codec: SessionCodec
+
+    public init(keys: [SessionKey]) throws { codec = try SessionCodec(keys: keys) }
+
+    /// A new session ID, as the store makes them.
+    public func newID() -> String { Base64URL.encode(SessionCodec.randomID()) }
+
+    /// Encodes and seals values for the database (what save does).
+    public func sealValues(_ values: [String: SessionValue], id: String) throws -> [UInt8] {
+        try codec.sealData(ValueEncoding.encode(values), sessionID: id)
+    }
+
+    /// Opens and decodes values from the database (what get does after the query).
+    public func openValues(_ data: [UInt8], id: String) -> [String: SessionValue]? {
+        codec.openData(data, sessionID: id).flatMap { try? ValueEncoding.decode($0) }
+    }
+
+    /// Seals a cookie value for the ID (what save does).
+    public func sealCookie(id: String, name: String) throws -> String {
+        try codec.sealCookie(id: Base64URL.decode(Substring(id).utf8) ?? [], name: name, issuedAt: Cookie.unixNow())
+    }
+
+    /// Finds and opens the cookie in a `Cookie` header (what get does before the query).
+    public func openCookie(header: String, name: String) -> String? {
+        guard let value = Cookie.values(named: name, in: header).first,
+            case .success(let id) = codec.openCookie(value, name: name, now: Cookie.unixNow(), maxAge: 86_400)
+        else { return nil }
+        return Base64URL.encode(id)
+    }
+}

@@ -1,5 +1,10 @@
 import Foundation
 import PGStore
+import PGClient
+
+/// The store's SELECT and its constant parameters, for the `raw` mode (set up in main).
+nonisolated(unsafe) var rawQuery: (String, [PGValue]) = ("", [])
+nonisolated(unsafe) var rawKeyCount = 1
 
 /// One measured run: `tasks` concurrent tasks doing `mode` operations for `seconds`.
 enum LoadRun {
@@ -57,6 +62,11 @@ enum LoadRun {
             kind = roll < 90 ? .get : roll < 99 ? .getsave : .new
         }
         switch kind {
+        case .raw:
+            let (sql, parameters) = rawQuery
+            let key = PGValue.text(String(Int.random(in: 1...rawKeyCount, using: &generator)))
+            let rows = try await store.pool.query(sql, [key] + parameters)
+            if rows.rowCount != 1 { throw BenchError.missed }
         case .get, .mixed:
             let cookie = cookies[Int.random(in: 0..<cookies.count, using: &generator)]
             let session = try await store.get(cookieHeader: cookie, name: "sid")

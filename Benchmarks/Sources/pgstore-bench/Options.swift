@@ -2,7 +2,9 @@ import Foundation
 
 /// Command-line options of the load generator.
 struct Options {
-    enum Mode: String, CaseIterable { case get, getsave, new, mixed }
+    /// `raw` runs the store's SELECT straight through the pool (no codec, no store actor), to
+    /// separate the client's cost from the store's.
+    enum Mode: String, CaseIterable { case get, getsave, new, mixed, raw }
 
     var url = ProcessInfo.processInfo.environment["PGSTORE_TEST_URL"] ?? ""
     var modes: [Mode] = [.get]

@@ -88,6 +88,8 @@ do {
     let rows = try await admin.query("SELECT count(*) FROM \(statements.table)").first?.decode(Int.self, column: 0) ?? 0
     log("table \(options.table): \(rows) rows")
 
+    rawQuery = (statements.select, [.float8(await store.touchThresholdForBenchmarks)])
+    rawKeyCount = options.sessions
     for mode in options.modes {
         var pgbenchBest: (tps: Double, clients: Int) = (0, 0)
         if let pgbench {
