@@ -23,7 +23,7 @@ public actor ConnectionPool {
         let id: Int
         let exclusive: Bool
         let continuation: CheckedContinuation<LibPQConnection, any Error>
-        let timeout: Task<Void, Never>
+        let deadline: ContinuousClock.Instant
     }
 
     /// The configuration the pool was created with.
@@ -43,7 +43,10 @@ public actor ConnectionPool {
     private var ready: [LibPQConnection] = []  // open, not reserved by withConnection
     private var connectingCount = 0
     private var nextID = 0
-    private var waiters: [Waiter] = []
+    // FIFO: waiters are served, and time out, in arrival order (the wait is the same for all, so
+    // arrival order is deadline order and one sleeping task times them all out).
+    private var waiters = FIFO<Waiter>()
+    private var timeoutSweeperRunning = false
     private var closed = false
     private var closeWaiters: [CheckedContinuation<Void, Never>] = []
     private var loopStopped = false
@@ -246,16 +249,15 @@ public actor ConnectionPool {
         }
         let id = nextID
         nextID += 1
-        let timeout = configuration.connectionWaitTimeout
+        let deadline = ContinuousClock.now + configuration.connectionWaitTimeout
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
-                let timer = Task { [weak self] in
-                    try? await Task.sleep(for: timeout)
-                    if Task.isCancelled { return }
-                    await self?.timeOutWaiter(id)
-                }
-                waiters.append(Waiter(id: id, exclusive: exclusive, continuation: continuation, timeout: timer))
+                waiters.append(Waiter(id: id, exclusive: exclusive, continuation: continuation, deadline: deadline))
                 waiting.add(1, ordering: .relaxed)
+                if !timeoutSweeperRunning {
+                    timeoutSweeperRunning = true
+                    Task { await self.sweepTimeouts() }
+                }
             }
         } onCancel: {
             Task { await self.removeWaiter(id, error: CancellationError()) }
@@ -303,33 +305,41 @@ public actor ConnectionPool {
         while let waiter = waiters.first, let connection = pick(exclusive: waiter.exclusive) {
             waiters.removeFirst()
             waiting.subtract(1, ordering: .relaxed)
-            waiter.timeout.cancel()
             waiter.continuation.resume(returning: connection)
         }
     }
 
-    private func timeOutWaiter(_ id: Int) {
-        let seconds = configuration.connectionWaitTimeout
-        removeWaiter(id, error: PGError(
-            code: .connectionWaitTimeout, message: "no connection became available within \(seconds)"))
+    /// Fails waiters whose deadline passed; sleeps until the next deadline while any wait.
+    private func sweepTimeouts() async {
+        while let first = waiters.first {
+            if first.deadline > ContinuousClock.now {
+                try? await Task.sleep(until: first.deadline, clock: .continuous)
+                continue
+            }
+            let error = PGError(
+                code: .connectionWaitTimeout,
+                message: "no connection became available within \(configuration.connectionWaitTimeout)")
+            let now = ContinuousClock.now
+            while let waiter = waiters.first, waiter.deadline <= now {
+                waiters.removeFirst()
+                waiting.subtract(1, ordering: .relaxed)
+                waiter.continuation.resume(throwing: error)
+            }
+        }
+        timeoutSweeperRunning = false
     }
 
     private func removeWaiter(_ id: Int, error: any Error) {
-        guard let index = waiters.firstIndex(where: { $0.id == id }) else { return }
-        let waiter = waiters.remove(at: index)
-        waiting.subtract(1, ordering: .relaxed)
-        waiter.timeout.cancel()
-        waiter.continuation.resume(throwing: error)
+        for waiter in waiters.removeAll(where: { $0.id == id }) {
+            waiting.subtract(1, ordering: .relaxed)
+            waiter.continuation.resume(throwing: error)
+        }
     }
 
     private func failAllWaiters(_ error: PGError) {
-        let failing = waiters
-        waiters.removeAll()
+        let failing = waiters.removeAll(where: { _ in true })
         waiting.store(0, ordering: .relaxed)
-        for waiter in failing {
-            waiter.timeout.cancel()
-            waiter.continuation.resume(throwing: error)
-        }
+        for waiter in failing { waiter.continuation.resume(throwing: error) }
     }
 
     // MARK: Opening and losing connections

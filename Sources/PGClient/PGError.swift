@@ -34,6 +34,7 @@ public struct PGError: Error, Sendable, CustomStringConvertible, CustomDebugStri
         /// The connection string could not be parsed.
         public static let invalidConnectionString = Code(base: .invalidConnectionString)
 
+        /// A short text for logs; it never contains secrets.
         public var description: String { base.rawValue }
     }
 
@@ -74,11 +75,13 @@ public struct PGError: Error, Sendable, CustomStringConvertible, CustomDebugStri
         self.hint = hint
     }
 
+    /// A short text for logs; it never contains secrets.
     public var description: String {
         if let sqlState { return "PGError.\(code) (\(sqlState)): \(message)" }
         return "PGError.\(code): \(message)"
     }
 
+    /// The message with its detail and hint.
     public var debugDescription: String {
         var text = description
         if let detail { text += "\nDETAIL: \(detail)" }

@@ -8,6 +8,7 @@ public struct SQLState: Hashable, Sendable, CustomStringConvertible {
     /// Wraps a five-character SQLSTATE code.
     public init(_ code: String) { self.code = code }
 
+    /// A short text for logs; it never contains secrets.
     public var description: String { code }
 
     /// `23505`: a unique constraint was violated.

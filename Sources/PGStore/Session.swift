@@ -27,6 +27,7 @@ public struct Session: Sendable {
         public static let corruptData = FreshReason(name: "corruptData")
         /// Made by ``SessionStore/new(name:)``.
         public static let requested = FreshReason(name: "requested")
+        /// A short text for logs; it never contains secrets.
         public var description: String { name }
     }
 

@@ -12,6 +12,7 @@ public struct SessionOptions: Sendable, Hashable {
         public static let strict = SameSite(value: "Strict")
         /// `SameSite=None`: sent everywhere; browsers require `secure` with it.
         public static let none = SameSite(value: "None")
+        /// A short text for logs; it never contains secrets.
         public var description: String { value }
     }
 

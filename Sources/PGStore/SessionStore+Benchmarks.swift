@@ -18,6 +18,7 @@ extension SessionStore {
 public struct SessionCodecBenchmark: Sendable {
     let codec: SessionCodec
 
+    /// A codec with the store's keys.
     public init(keys: [SessionKey]) throws { codec = try SessionCodec(keys: keys) }
 
     /// A new session ID, as the store makes them.

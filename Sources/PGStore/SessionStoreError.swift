@@ -19,6 +19,7 @@ public struct SessionStoreError: Error, Sendable, CustomStringConvertible {
         /// A value could not be converted with `Codable`.
         public static let valueConversion = Code(name: "valueConversion")
 
+        /// A short text for logs; it never contains secrets.
         public var description: String { name }
     }
 
@@ -32,5 +33,6 @@ public struct SessionStoreError: Error, Sendable, CustomStringConvertible {
         self.message = message
     }
 
+    /// A short text for logs; it never contains secrets.
     public var description: String { "SessionStoreError.\(code): \(message)" }
 }

@@ -56,5 +56,6 @@ public final class SessionHandle: Sendable {
 
 /// Thrown when a handler uses a ``SessionHandle`` that no ``PGSessionMiddleware`` filled.
 public struct SessionHandleError: Error, CustomStringConvertible {
+    /// A short text for logs; it never contains secrets.
     public var description: String { "no session: add PGSessionMiddleware in front of this route" }
 }

@@ -219,6 +219,22 @@ struct ConnectionPoolTests {
         }
     }
 
+    @Test func unnamedStatementsForPgBouncer() async throws {
+        try await withPool({ $0.usesNamedStatements = false; $0.maximumConnections = 1 }) { pool in
+            for index in 0..<20 {
+                let row = try #require(try await pool.query("SELECT $1::int8 + 1", [.int8(Int64(index))]).first)
+                #expect(try row.decode(Int.self, column: 0) == index + 1)
+            }
+            let prepared = try await pool.query("SELECT count(*) FROM pg_prepared_statements")
+            #expect(try prepared.first?.decode(Int.self, column: 0) == 0, "no named statement was created")
+        }
+        try await withPool({ $0.maximumConnections = 1 }) { pool in
+            for _ in 0..<3 { _ = try await pool.query("SELECT 1") }
+            let prepared = try await pool.query("SELECT count(*) FROM pg_prepared_statements")
+            #expect(try prepared.first?.decode(Int.self, column: 0) ?? 0 >= 1, "the default caches named statements")
+        }
+    }
+
     @Test func passwordsNeverAppearInErrors() async throws {
         let secret = "s3cr3t-Pa55"
         let pool = try ConnectionPool(
