@@ -49,6 +49,8 @@ final class LibPQConnection: EventLoopHandler, @unchecked Sendable {
     private var token: UInt64 = 0
     private var wantWrite = false
     private var flushScheduled = false
+    private var isTCP = false
+    private var corked = false
     private var timer: UInt64?
     private var sent = FIFO<PendingQuery>()
     private var statementNames: [StatementKey: String] = [:]
@@ -138,6 +140,7 @@ final class LibPQConnection: EventLoopHandler, @unchecked Sendable {
         }
         state = .ready
         watchSocket(read: true, write: false)
+        isTCP = Self.isTCPSocket(fd)
         callbacks.ready(self)
     }
 
@@ -173,6 +176,17 @@ final class LibPQConnection: EventLoopHandler, @unchecked Sendable {
             query.fail(error)
             finishedOne()
             return
+        }
+        // libpq 15's PQpipelineSync always flushes, so every query would be its own send() and,
+        // over TCP, its own segment and server wake-up. Corking the socket for the rest of this
+        // loop tick turns the sends of all queries submitted in it into one segment;
+        // flushAtEndOfTick() uncorks. (PQsendPipelineSync, libpq 17, would make this unneeded.)
+        if isTCP && !corked {
+            corked = Self.setCork(fd, true)
+        }
+        if corked && !flushScheduled {
+            flushScheduled = true
+            loop.flushAtEndOfTick(self)
         }
         let sentOK = query.parameters.withLibPQArrays { values, lengths, formats, types -> Bool in
             let count = Int32(query.parameters.count)
@@ -221,6 +235,10 @@ final class LibPQConnection: EventLoopHandler, @unchecked Sendable {
     func flushAtEndOfTick() {
         flushScheduled = false
         flush()
+        if corked {
+            corked = false
+            _ = Self.setCork(fd, false)  // pushes out everything sent during this tick
+        }
     }
 
     private func flush() {
@@ -319,6 +337,21 @@ final class LibPQConnection: EventLoopHandler, @unchecked Sendable {
         callbacks.completed(self)
     }
 
+    private static func isTCPSocket(_ fd: Int32) -> Bool {
+        guard fd >= 0 else { return false }
+        var address = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let ok = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) == 0 }
+        }
+        return ok && (Int32(address.ss_family) == AF_INET || Int32(address.ss_family) == AF_INET6)
+    }
+
+    private static func setCork(_ fd: Int32, _ on: Bool) -> Bool {
+        var value: Int32 = on ? 1 : 0
+        return setsockopt(fd, Int32(IPPROTO_TCP), TCP_CORK, &value, socklen_t(MemoryLayout<Int32>.size)) == 0
+    }
+
     // MARK: Closing
 
     /// Closes gracefully: queries already in the pipeline get their results, up to `gracePeriod`;
@@ -375,6 +408,7 @@ final class LibPQConnection: EventLoopHandler, @unchecked Sendable {
         if token != 0 { loop.unregister(token: token, fd: fd) }
         token = 0
         fd = -1
+        corked = false
         if let pg { PQfinish(pg) }
         pg = nil
     }
