@@ -243,3 +243,33 @@ struct TableTests {
         await admin.close()
     }
 }
+
+@Suite("Per-request registry")
+struct SessionRegistryTests {
+    @Test func oneSessionPerNamePerRequest() async throws {
+        let table = StoreTestDatabase.uniqueTable()
+        try await withStore(table: table) { store in
+            let request = HTTPRequest(method: .get, scheme: "http", authority: "example.com", path: "/")
+            let sessions = SessionRegistry(store: store, request: request)
+            var first = try await sessions.get("sid")
+            let again = try await sessions.get("sid")
+            #expect(first.id == again.id, "a cookie-less request gets one fresh session, not two")
+            #expect(try await sessions.get("other").id != first.id)
+            first.values["n"] = 1
+            sessions.update(first)
+            #expect(try await sessions.get("sid").values["n"] == 1)
+            let fields = try await sessions.save()
+            #expect(fields.count == 1, "only the session with values is saved")
+            #expect(try await rowCount(store, table) == 1)
+
+            // The next request, with the cookie: loads the stored session once.
+            var next = request
+            next.headerFields[.cookie] = cookieHeader(from: try #require(fields.first))
+            let nextSessions = SessionRegistry(store: store, request: next)
+            let loaded = try await nextSessions.get("sid")
+            #expect(!loaded.isNew)
+            #expect(loaded.id == first.id)
+            #expect(try await nextSessions.save().isEmpty, "nothing changed, nothing written")
+        }
+    }
+}
