@@ -273,3 +273,38 @@ struct SessionRegistryTests {
         }
     }
 }
+
+@Suite("Cleanup at scale")
+struct CleanupScaleTests {
+    @Test func fiftyThousandExpiredRowsGoInBatchesWhileReadsGoOn() async throws {
+        let table = StoreTestDatabase.uniqueTable()
+        try await withStore(table: table, { $0.cleanupBatchSize = 1000 }) { store in
+            var live = await store.new(name: "sid")
+            live.values["keep"] = true
+            let cookie = cookieHeader(from: try await store.save(&live))
+            _ = try await store.pool.query("""
+                INSERT INTO "\(table)" (key, data, expires_on)
+                SELECT 'expired-' || g, '\\x00', now() - interval '1 hour' FROM generate_series(1, 50000) g
+                """)
+            let reads = Task {
+                var count = 0
+                while !Task.isCancelled {
+                    do {
+                        let session = try await store.get(cookieHeader: cookie, name: "sid")
+                        #expect(!session.isNew, "reads keep finding the live session during cleanup")
+                        count += 1
+                    } catch is CancellationError {
+                        break  // the test stopped the reader mid-query
+                    }
+                }
+                return count
+            }
+            let deleted = try await store.deleteExpired()
+            reads.cancel()
+            let readCount = try await reads.value
+            #expect(deleted == 50_000)
+            #expect(try await rowCount(store, table) == 1)
+            #expect(readCount > 0)
+        }
+    }
+}
