@@ -76,9 +76,15 @@ let package = Package(
             path: "Examples/HummingbirdDemo",
             swiftSettings: swiftSettings
         ),
+        .target(
+            name: "PGTestSupport",
+            path: "Tests/PGTestSupport",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "PGStoreHummingbirdTests",
             dependencies: [
+                "PGTestSupport",
                 "PGStoreDemo",
                 "PGStoreHummingbird",
                 "PGStore",
@@ -92,12 +98,13 @@ let package = Package(
         ),
         .testTarget(
             name: "PGClientTests",
-            dependencies: ["PGClient"],
+            dependencies: ["PGClient", "PGTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "PGStoreTests",
             dependencies: [
+                "PGTestSupport",
                 "PGStore",
                 "PGClient",
                 .product(name: "HTTPTypes", package: "swift-http-types"),

@@ -60,6 +60,14 @@ public struct Session: Sendable {
         self.storedValues = isNew ? nil : values
     }
 
+    /// Records that the session's values are now what its row holds.
+    mutating func markStored() {
+        isNew = false
+        freshReason = nil
+        storedValues = values
+        touchDue = false
+    }
+
     /// Whether ``values`` differ from what is stored.
     public var hasChanges: Bool { isNew || storedValues != values }
 

@@ -149,4 +149,7 @@ struct SessionCodec: Sendable {
     static func randomID() -> [UInt8] {
         SymmetricKey(size: .bits256).withUnsafeBytes { Array($0) }
     }
+
+    /// A new session ID as the store keys rows by it: 32 random bytes, base64url.
+    static func newSessionID() -> String { Base64URL.encode(randomID()) }
 }

@@ -164,7 +164,7 @@ public actor SessionStore {
             logger.debug("fresh session", metadata: ["name": "\(name)", "reason": "\(reason)"])
         }
         return Session(
-            id: Base64URL.encode(SessionCodec.randomID()), name: name, values: [:],
+            id: SessionCodec.newSessionID(), name: name, values: [:],
             options: configuration.sessionOptions, isNew: true, freshReason: reason)
     }
 
@@ -197,10 +197,7 @@ public actor SessionStore {
             let result = try await pool.query(table.touchSQL, [.text(session.id), .float8(lifetime)])
             guard result.affectedRows == 1 else { throw gone(session) }
         }
-        session.isNew = false
-        session.freshReason = nil
-        session.storedValues = session.values
-        session.touchDue = false
+        session.markStored()
         return try cookie(for: session)
     }
 
@@ -214,7 +211,7 @@ public actor SessionStore {
     ///   ``SessionStoreError/Code/dataTooLarge``, or `PGError`.
     @discardableResult
     public func regenerateID(_ session: inout Session) async throws -> HTTPField {
-        let newID = Base64URL.encode(SessionCodec.randomID())
+        let newID = SessionCodec.newSessionID()
         let data = try seal(session.values, id: newID)
         if session.isNew {
             _ = try await pool.query(
@@ -226,10 +223,7 @@ public actor SessionStore {
             guard result.affectedRows == 1 else { throw gone(session) }
         }
         session.id = newID
-        session.isNew = false
-        session.freshReason = nil
-        session.storedValues = session.values
-        session.touchDue = false
+        session.markStored()
         return try cookie(for: session)
     }
 

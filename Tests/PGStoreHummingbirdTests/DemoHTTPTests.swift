@@ -4,6 +4,7 @@ import Hummingbird
 import HummingbirdTesting
 import Logging
 import PGClient
+import PGTestSupport
 import PGStore
 import PGStoreHummingbird
 import Synchronization
@@ -31,15 +32,7 @@ struct CookieJar {
 }
 
 enum HTTPTestSupport {
-    static var url: String {
-        get throws {
-            guard let url = ProcessInfo.processInfo.environment["PGSTORE_TEST_URL"], !url.isEmpty else {
-                Issue.record("PGSTORE_TEST_URL is not set: run the tests through scripts/test")
-                throw CancellationError()
-            }
-            return url
-        }
-    }
+    static var url: String { get throws { try TestEnvironment.databaseURL } }
 
     static func store(table: String, poolConfiguration: ConnectionPool.Configuration = .init()) async throws -> SessionStore {
         var configuration = SessionStore.Configuration()
@@ -76,7 +69,7 @@ final class RecordingLogHandler: LogHandler, Sendable {
 @Suite("Demo app over real HTTP")
 struct DemoHTTPTests {
     @Test func cookieAttributesCounterLoginLogout() async throws {
-        let table = "demo_\(UInt32.random(in: 0...UInt32.max))"
+        let table = TestEnvironment.uniqueName("demo")
         let store = try await HTTPTestSupport.store(table: table)
         let app = Application(router: DemoApp.router(store: store))
         try await app.test(.live) { client in
@@ -133,7 +126,7 @@ struct DemoHTTPTests {
     }
 
     @Test func tamperedCookieGetsAFreshSessionNotAnError() async throws {
-        let table = "demo_\(UInt32.random(in: 0...UInt32.max))"
+        let table = TestEnvironment.uniqueName("demo")
         let store = try await HTTPTestSupport.store(table: table)
         let app = Application(router: DemoApp.router(store: store))
         try await app.test(.live) { client in
@@ -154,22 +147,8 @@ struct DemoHTTPTests {
 
 @Suite("Demo app when the database goes away (HTTPServerRestartTests)", .serialized)
 struct HTTPServerRestartTests {
-    static func pgctl(_ action: String) {
-        guard let path = ProcessInfo.processInfo.environment["PGSTORE_TEST_PGCTL"] else {
-            Issue.record("PGSTORE_TEST_PGCTL is not set: run the tests through scripts/test")
-            return
-        }
-        var pid: pid_t = 0
-        let argv: [UnsafeMutablePointer<CChar>?] = [strdup(path), strdup(action), nil]
-        defer { for arg in argv { free(arg) } }
-        #expect(posix_spawn(&pid, path, nil, nil, argv, environ) == 0)
-        var status: Int32 = 0
-        waitpid(pid, &status, 0)
-        #expect(status == 0)
-    }
-
     @Test func serviceUnavailableWhileTheDatabaseIsDownThenBackWithoutRestart() async throws {
-        let table = "demo_\(UInt32.random(in: 0...UInt32.max))"
+        let table = TestEnvironment.uniqueName("demo")
         var poolConfiguration = ConnectionPool.Configuration()
         poolConfiguration.connectionWaitTimeout = .seconds(2)
         poolConfiguration.maximumReconnectDelay = .milliseconds(200)
@@ -179,11 +158,11 @@ struct HTTPServerRestartTests {
         let app = Application(router: DemoApp.router(store: store), logger: logger)
         try await app.test(.live) { client in
             #expect(try await client.execute(uri: "/", method: .get).status == .ok)
-            Self.pgctl("stop")
+            try TestEnvironment.pgctl("stop")
             let down = try await client.execute(uri: "/", method: .get)
             #expect(down.status == .serviceUnavailable)
             #expect(recorder.lines.withLock { $0.contains { $0.hasPrefix("error session store unavailable") } })
-            Self.pgctl("start")
+            try TestEnvironment.pgctl("start")
             var recovered = false
             for _ in 0..<50 {
                 if try await client.execute(uri: "/", method: .get).status == .ok {

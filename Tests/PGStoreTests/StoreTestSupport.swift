@@ -2,23 +2,13 @@ import Foundation
 import HTTPTypes
 import Testing
 import PGClient
+import PGTestSupport
 @testable import PGStore
 
 enum StoreTestDatabase {
-    static var url: String {
-        get throws {
-            guard let url = ProcessInfo.processInfo.environment["PGSTORE_TEST_URL"], !url.isEmpty else {
-                Issue.record("PGSTORE_TEST_URL is not set: run the tests through scripts/test")
-                throw MissingDatabase()
-            }
-            return url
-        }
-    }
-    struct MissingDatabase: Error {}
+    static var url: String { get throws { try TestEnvironment.databaseURL } }
 
-    static func uniqueTable(_ prefix: String = "sessions") -> String {
-        "\(prefix)_\(UInt32.random(in: 0...UInt32.max))"
-    }
+    static func uniqueTable(_ prefix: String = "sessions") -> String { TestEnvironment.uniqueName(prefix) }
 }
 
 let hashKeyA = [UInt8](repeating: 0xA1, count: 32)
