@@ -202,19 +202,10 @@ public actor ConnectionPool {
         if Task.isCancelled { return nil }
         let maximumDepth = configuration.maximumPipelineDepth
         let (picked, shouldGrow) = router.withLock { ready -> (LibPQConnection?, Bool) in
-            var best: LibPQConnection?
-            var bestLoad = Int.max
-            for connection in ready {
-                let load = connection.inFlight.load(ordering: .relaxed)
-                if load < bestLoad {
-                    best = connection
-                    bestLoad = load
-                    if load == 0 { break }
-                }
-            }
-            guard let best, bestLoad < maximumDepth else { return (nil, false) }
+            guard let (index, load) = Self.leastLoaded(ready), load < maximumDepth else { return (nil, false) }
+            let best = ready[index]
             best.inFlight.add(1, ordering: .relaxed)
-            return (best, bestLoad > 0 && ready.count < configuration.maximumConnections)
+            return (best, load > 0 && ready.count < configuration.maximumConnections)
         }
         if shouldGrow, !growRequested.exchange(true, ordering: .relaxed) {
             Task { await self.grow() }
@@ -264,18 +255,21 @@ public actor ConnectionPool {
         }
     }
 
-    private func pick(exclusive: Bool) -> LibPQConnection? {
-        var bestIndex = -1
-        var bestLoad = Int.max
-        for (index, connection) in ready.enumerated() {
+    /// The connection with the fewest queries in flight (the first idle one, if any) and its load.
+    private static func leastLoaded(_ connections: [LibPQConnection]) -> (index: Int, load: Int)? {
+        var best: (index: Int, load: Int)?
+        for (index, connection) in connections.enumerated() {
             let load = connection.inFlight.load(ordering: .relaxed)
-            if load < bestLoad {
-                bestLoad = load
-                bestIndex = index
+            if load < best?.load ?? Int.max {
+                best = (index, load)
                 if load == 0 { break }
             }
         }
-        guard bestIndex >= 0 else { return nil }
+        return best
+    }
+
+    private func pick(exclusive: Bool) -> LibPQConnection? {
+        guard let (bestIndex, bestLoad) = Self.leastLoaded(ready) else { return nil }
         // Every open connection is busy: open another (one at a time) while sharing these.
         if bestLoad > 0 { openConnectionIfNeeded() }
         let connection = ready[bestIndex]

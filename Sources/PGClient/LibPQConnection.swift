@@ -184,7 +184,8 @@ final class LibPQConnection: EventLoopHandler, @unchecked Sendable {
         if isTCP && !corked {
             corked = Self.setCork(fd, true)
         }
-        if corked && !flushScheduled {
+        // One flush (and uncork) per connection per tick, whatever this tick sends.
+        if !flushScheduled {
             flushScheduled = true
             loop.flushAtEndOfTick(self)
         }
@@ -216,10 +217,6 @@ final class LibPQConnection: EventLoopHandler, @unchecked Sendable {
             return
         }
         sent.append(query)
-        if !flushScheduled {
-            flushScheduled = true
-            loop.flushAtEndOfTick(self)
-        }
     }
 
     /// The caller's task was cancelled. Its query, if already sent, stays in the pipeline (the

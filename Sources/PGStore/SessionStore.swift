@@ -213,13 +213,12 @@ public actor SessionStore {
     public func regenerateID(_ session: inout Session) async throws -> HTTPField {
         let newID = SessionCodec.newSessionID()
         let data = try seal(session.values, id: newID)
+        let lifetime = Double(rowMaxAge(session.options))
         if session.isNew {
-            _ = try await pool.query(
-                table.insertSQL, [.text(newID), .bytea(data), .float8(Double(rowMaxAge(session.options)))])
+            _ = try await pool.query(table.insertSQL, [.text(newID), .bytea(data), .float8(lifetime)])
         } else {
             let result = try await pool.query(
-                table.regenerateSQL,
-                [.text(session.id), .text(newID), .bytea(data), .float8(Double(rowMaxAge(session.options)))])
+                table.regenerateSQL, [.text(session.id), .text(newID), .bytea(data), .float8(lifetime)])
             guard result.affectedRows == 1 else { throw gone(session) }
         }
         session.id = newID
