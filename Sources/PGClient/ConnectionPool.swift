@@ -177,6 +177,13 @@ public actor ConnectionPool {
     /// The number of open or opening connections (for tests and metrics).
     public var connectionCount: Int { connections.count }
 
+    /// The number of callers waiting for a connection (tests use it to wait for a known state
+    /// instead of sleeping and hoping).
+    var waiterCount: Int { waiters.count }
+
+    /// The number of queries sent and not yet answered, over all connections (for tests).
+    var inFlightCount: Int { connections.values.reduce(0) { $0 + $1.inFlight.load(ordering: .relaxed) } }
+
     // MARK: Running queries
 
     nonisolated func run(_ sql: String, _ parameters: EncodedParameters, on connection: LibPQConnection) async throws

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
-import PGClient
+@testable import PGClient
+import PGTestSupport
 
 @Suite("Connection pool")
 struct ConnectionPoolTests {
@@ -112,8 +113,9 @@ struct ConnectionPoolTests {
             $0.maximumPipelineDepth = 1
             $0.connectionWaitTimeout = .milliseconds(300)
         }) { pool in
+            _ = try await pool.query("SELECT 1")  // the one connection is open
             let blocker = Task { try await pool.query("SELECT pg_sleep(1.5)") }
-            try await Task.sleep(for: .milliseconds(200))
+            try await waitUntil { await pool.inFlightCount == 1 }
             let start = ContinuousClock.now
             let error = await #expect(throws: PGError.self) { try await pool.query("SELECT 1") }
             let waited = ContinuousClock.now - start
@@ -130,10 +132,12 @@ struct ConnectionPoolTests {
             $0.maximumPipelineDepth = 1
             $0.maximumWaiters = 2
         }) { pool in
+            _ = try await pool.query("SELECT 1")  // the one connection is open
             let blocker = Task { try await pool.query("SELECT pg_sleep(0.5)") }
-            try await Task.sleep(for: .milliseconds(100))
+            // A busy CI machine can be slow to schedule tasks: wait for each state, never guess.
+            try await waitUntil { await pool.inFlightCount == 1 }
             let waiters = (0..<2).map { _ in Task { try await pool.query("SELECT 1") } }
-            try await Task.sleep(for: .milliseconds(50))
+            try await waitUntil { await pool.waiterCount == 2 }
             let error = await #expect(throws: PGError.self) { try await pool.query("SELECT 1") }
             #expect(error?.code == .tooManyWaiters)
             for waiter in waiters { _ = try await waiter.value }
