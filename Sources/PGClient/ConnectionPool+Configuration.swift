@@ -9,6 +9,13 @@ extension ConnectionPool {
         /// The most queries in flight on one connection at once (its pipeline depth). Callers
         /// beyond `maximumConnections * maximumPipelineDepth` wait. Default 128.
         public var maximumPipelineDepth: Int = 128
+        /// How many queries the pool packs into one connection's pipeline before it uses the next
+        /// connection. Packed pipelines travel in batches (one send and one server wake-up for many
+        /// queries), which is what makes pipelining pay; a connection that stops answering for a
+        /// millisecond is not packed further, so a slow statement holds up little behind it.
+        /// Lower it (down to 1, which spreads every query over the least-loaded connection) when
+        /// the server has many idle cores and latency matters more than throughput. Default 32.
+        public var preferredPipelineDepth: Int = 32
         /// How long a caller waits for a connection before failing with
         /// ``PGError/Code/connectionWaitTimeout``. Default 10 seconds.
         public var connectionWaitTimeout: Duration = .seconds(10)

@@ -37,6 +37,7 @@ public actor ConnectionPool {
     /// the only writer; anything but the plain case (wait, grow, reserve) goes through it.
     private nonisolated let router = Mutex<[LibPQConnection]>([])
     private nonisolated let growRequested = Atomic<Bool>(false)
+    private nonisolated let picker: ConnectionPicker
     private let logger: Logger
 
     private var connections: [Int: LibPQConnection] = [:]
@@ -83,6 +84,8 @@ public actor ConnectionPool {
         configuration.maximumConnections = max(1, configuration.maximumConnections)
         configuration.minimumConnections = min(max(0, configuration.minimumConnections), configuration.maximumConnections)
         configuration.maximumPipelineDepth = max(1, configuration.maximumPipelineDepth)
+        configuration.preferredPipelineDepth = min(max(1, configuration.preferredPipelineDepth), configuration.maximumPipelineDepth)
+        self.picker = ConnectionPicker(preferredDepth: configuration.preferredPipelineDepth, stallNanos: 1_000_000)
         self.configuration = configuration
         self.conninfo = url
         self.redactor = redactor
@@ -181,6 +184,9 @@ public actor ConnectionPool {
     /// instead of sleeping and hoping).
     var waiterCount: Int { waiters.count }
 
+    /// The number of connections open and not reserved, as callers see them (for tests).
+    nonisolated var sharedConnectionCount: Int { router.withLock { $0.count } }
+
     /// The number of queries sent and not yet answered, over all connections (for tests).
     var inFlightCount: Int { connections.values.reduce(0) { $0 + $1.inFlight.load(ordering: .relaxed) } }
 
@@ -203,16 +209,17 @@ public actor ConnectionPool {
 
     // MARK: Leasing
 
-    /// The least-loaded open connection with room in its pipeline, without touching the actor;
-    /// `nil` sends the caller through ``lease(exclusive:)``.
+    /// An open connection with room in its pipeline (see ``ConnectionPicker``), without touching
+    /// the actor; `nil` sends the caller through ``lease(exclusive:)``.
     private nonisolated func fastLease() -> LibPQConnection? {
         if Task.isCancelled { return nil }
         let maximumDepth = configuration.maximumPipelineDepth
+        let now = EventLoop.monotonicNanos()
         let (picked, shouldGrow) = router.withLock { ready -> (LibPQConnection?, Bool) in
-            guard let (index, load) = Self.leastLoaded(ready), load < maximumDepth else { return (nil, false) }
-            let best = ready[index]
-            best.inFlight.add(1, ordering: .relaxed)
-            return (best, load > 0 && ready.count < configuration.maximumConnections)
+            guard let choice = picker.choose(ready, now: now), choice.load < maximumDepth else { return (nil, false) }
+            let connection = ready[choice.index]
+            connection.addQuery()
+            return (connection, choice.saturated && ready.count < configuration.maximumConnections)
         }
         if shouldGrow, !growRequested.exchange(true, ordering: .relaxed) {
             Task { await self.grow() }
@@ -262,31 +269,22 @@ public actor ConnectionPool {
         }
     }
 
-    /// The connection with the fewest queries in flight (the first idle one, if any) and its load.
-    private static func leastLoaded(_ connections: [LibPQConnection]) -> (index: Int, load: Int)? {
-        var best: (index: Int, load: Int)?
-        for (index, connection) in connections.enumerated() {
-            let load = connection.inFlight.load(ordering: .relaxed)
-            if load < best?.load ?? Int.max {
-                best = (index, load)
-                if load == 0 { break }
-            }
-        }
-        return best
-    }
-
     private func pick(exclusive: Bool) -> LibPQConnection? {
-        guard let (bestIndex, bestLoad) = Self.leastLoaded(ready) else { return nil }
-        // Every open connection is busy: open another (one at a time) while sharing these.
-        if bestLoad > 0 { openConnectionIfNeeded() }
-        let connection = ready[bestIndex]
+        // A reserved connection should be idle; a query goes where the picker packs it.
+        let choice = exclusive
+            ? ConnectionPicker.leastLoaded(ready).map { ConnectionPicker.Choice(index: $0.index, load: $0.load, saturated: $0.load > 0) }
+            : picker.choose(ready, now: EventLoop.monotonicNanos())
+        guard let choice else { return nil }
+        // Every open connection is full or stalled: open another (one at a time) while sharing these.
+        if choice.saturated { openConnectionIfNeeded() }
+        let connection = ready[choice.index]
         if exclusive {
-            ready.remove(at: bestIndex)
+            ready.remove(at: choice.index)
             publishReady()
-        } else if bestLoad >= configuration.maximumPipelineDepth {
+        } else if choice.load >= configuration.maximumPipelineDepth {
             return nil
         }
-        connection.inFlight.add(1, ordering: .relaxed)
+        connection.addQuery()
         return connection
     }
 

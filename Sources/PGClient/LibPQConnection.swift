@@ -36,6 +36,9 @@ final class LibPQConnection: EventLoopHandler, @unchecked Sendable {
     /// Queries handed to this connection and not yet answered. Written by the pool (lease) and the
     /// loop (completion); read by the pool to spread load.
     let inFlight = Atomic<Int>(0)
+    /// When this connection last answered a query, or went from idle to busy (the pool's picker
+    /// uses it to tell a stalled pipeline from a busy one).
+    let lastProgress = Atomic<UInt64>(0)
 
     private let conninfo: String
     private let redactor: SecretRedactor
@@ -329,7 +332,15 @@ final class LibPQConnection: EventLoopHandler, @unchecked Sendable {
         statementNames[StatementKey(sql: sql, types: types)] = nil
     }
 
+    /// Counts one more query in flight (called by whoever hands the query to this connection).
+    func addQuery() {
+        if inFlight.add(1, ordering: .relaxed).oldValue == 0 {
+            lastProgress.store(EventLoop.monotonicNanos(), ordering: .relaxed)
+        }
+    }
+
     private func finishedOne() {
+        lastProgress.store(EventLoop.monotonicNanos(), ordering: .relaxed)
         inFlight.subtract(1, ordering: .relaxed)
         callbacks.completed(self)
     }
@@ -450,4 +461,9 @@ func withCStringArray<R>(_ strings: [String], _ body: (UnsafePointer<UnsafePoint
     defer { for copy in copies { free(copy) } }
     let pointers: [UnsafePointer<CChar>?] = copies.map { $0.map { UnsafePointer($0) } } + [nil]
     return pointers.withUnsafeBufferPointer { body($0.baseAddress) }
+}
+
+extension LibPQConnection: PipelineLoad {
+    var queriesInFlight: Int { inFlight.load(ordering: .relaxed) }
+    var lastProgressNanos: UInt64 { lastProgress.load(ordering: .relaxed) }
 }

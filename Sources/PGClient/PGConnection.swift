@@ -15,7 +15,8 @@ public struct PGConnection: Sendable {
     /// - Returns: the statement's rows.
     /// - Throws: ``PGError`` or `CancellationError`.
     public func query(_ sql: String, _ parameters: [PGValue] = []) async throws -> QueryResult {
-        connection.inFlight.add(1, ordering: .relaxed)
-        return try await pool.run(sql, try EncodedParameters(parameters), on: connection)
+        let encoded = try EncodedParameters(parameters)
+        connection.addQuery()
+        return try await pool.run(sql, encoded, on: connection)
     }
 }

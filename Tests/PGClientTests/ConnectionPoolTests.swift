@@ -145,6 +145,29 @@ struct ConnectionPoolTests {
         }
     }
 
+    @Test func aSlowStatementDoesNotHoldUpQueriesSentAfterIt() async throws {
+        try await withPool({ $0.minimumConnections = 2; $0.maximumConnections = 2 }) { pool in
+            // Open both connections: two reservations at once need two.
+            try await pool.withConnection { _ in try await pool.withConnection { _ in } }
+            try await waitUntil { pool.sharedConnectionCount == 2 }
+            let slow = Task { try await pool.query("SELECT pg_sleep(1.5)") }
+            try await waitUntil { await pool.inFlightCount == 1 }
+            try await Task.sleep(for: .milliseconds(20))  // the slow one's connection has answered nothing since
+            let start = ContinuousClock.now
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for index in 0..<100 {
+                    group.addTask {
+                        let row = try #require(try await pool.query("SELECT $1::int8", [.int8(Int64(index))]).first)
+                        #expect(try row.decode(Int.self, column: 0) == index)
+                    }
+                }
+                try await group.waitForAll()
+            }
+            #expect(ContinuousClock.now - start < .milliseconds(700), "the fast queries went to the other connection")
+            _ = try await slow.value
+        }
+    }
+
     @Test func cancelledQueriesLeaveThePoolUsable() async throws {
         let app = TestDatabase.uniqueName("cancelled")
         try await withPool(applicationName: app, { $0.maximumConnections = 4 }) { pool in

@@ -18,12 +18,15 @@ struct Options {
     var pgbenchClients: [Int] = []  // empty: the pool size and 8, 16, 32, 64
     var table = "bench_sessions"
     var filler = 0
+    var pack: Int?  // the pool's preferredPipelineDepth; nil: its default
 
     static let usage = """
         usage: pgstore-bench [--url URL] [--mode get,getsave,new,mixed] [--tasks 1,8,64,512] [--pool 8]
                              [--duration 10] [--sessions 100000] [--value-size 200] [--signed-only]
                              [--no-pgbench] [--pgbench-clients 8,32] [--table NAME] [--filler N]
+                             [--pack N]
         --filler N adds N more rows of the same size (random keys) to test how reads scale with table size.
+        --pack N sets the pool's preferredPipelineDepth (1 spreads every query over the least-loaded connection).
         Prints one RESULT line per measured run on stdout; everything else goes to stderr.
         URL defaults to $PGSTORE_TEST_URL (scripts/with-postgres sets it).
         """
@@ -58,6 +61,7 @@ struct Options {
             case "--pgbench-clients": options.pgbenchClients = try ints(argument)
             case "--table": options.table = try next(argument)
             case "--filler": options.filler = try ints(argument)[0]
+            case "--pack": options.pack = try ints(argument)[0]
             case "-h", "--help": throw OptionError(usage)
             default: throw OptionError("unknown option \(argument)\n\(usage)")
             }

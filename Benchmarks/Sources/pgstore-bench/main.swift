@@ -29,6 +29,7 @@ do {
     poolConfiguration.minimumConnections = options.pool
     poolConfiguration.maximumWaiters = 1_000_000
     poolConfiguration.connectionWaitTimeout = .seconds(60)
+    if let pack = options.pack { poolConfiguration.preferredPipelineDepth = pack }
     var configuration = SessionStore.Configuration()
     configuration.tableName = options.table
     let admin = try ConnectionPool(url: options.url)
@@ -67,11 +68,13 @@ do {
     // pgbench's own rows: keys '1'...'N' with data of the same size, in the same table.
     let statements = store.statementsForBenchmarks
     var pgbench: PGBench?
-    if options.pgbench {
+    if options.pgbench || options.modes.contains(.raw) {  // raw reads these rows too
         _ = try await admin.query("""
             INSERT INTO \(statements.table) (key, data, expires_on)
             SELECT g::text, $1, now() + interval '30 days' FROM generate_series(1, $2::int8) g
             """, [.bytea(sampleData), .int8(Int64(options.sessions))])
+    }
+    if options.pgbench {
         pgbench = try PGBench(
             url: options.url, statements: statements, touch: await store.touchThresholdForBenchmarks,
             lifetime: Double(await store.maxAge), dataHex: dataHex, keyCount: options.sessions)
