@@ -5,39 +5,43 @@ import Glibc
 /// Reading `Cookie` headers and writing `Set-Cookie` values.
 enum Cookie {
     /// The values of every cookie called `name` in a `Cookie` header, in order.
-    /// Scans UTF-8 bytes (the delimiters are ASCII): this runs on every request.
+    /// Scans the header's UTF-8 bytes in place (the delimiters are ASCII): this runs on every
+    /// request.
     static func values(named name: String, in header: String) -> [Substring] {
-        var found: [Substring] = []
-        let bytes = header.utf8
-        let nameBytes = name.utf8
-        let end = bytes.endIndex
-        var index = bytes.startIndex
+        var header = header
+        header.makeContiguousUTF8()
+        let ranges = header.utf8.withContiguousStorageIfAvailable { valueRanges(named: name, in: $0) } ?? []
+        let utf8 = header.utf8
+        return ranges.map { range in
+            header[utf8.index(utf8.startIndex, offsetBy: range.lowerBound)..<utf8.index(utf8.startIndex, offsetBy: range.upperBound)]
+        }
+    }
+
+    /// Byte offsets of the values of every cookie called `name`.
+    private static func valueRanges(named name: String, in bytes: UnsafeBufferPointer<UInt8>) -> [Range<Int>] {
+        var found: [Range<Int>] = []
+        let nameBytes = Array(name.utf8)
+        let end = bytes.count
+        func isSpace(_ byte: UInt8) -> Bool { byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }
+        var index = 0
         while index < end {
-            while index < end, bytes[index] == UInt8(ascii: " ") || bytes[index] == UInt8(ascii: "\t") {
-                index = bytes.index(after: index)
-            }
-            let pairEnd = bytes[index...].firstIndex(of: UInt8(ascii: ";")) ?? end
-            if bytes[index..<pairEnd].starts(with: nameBytes),
-                let equals = bytes.index(index, offsetBy: nameBytes.count, limitedBy: pairEnd),
-                equals < pairEnd, bytes[equals] == UInt8(ascii: "=")
+            while index < end, isSpace(bytes[index]) { index += 1 }
+            var pairEnd = index
+            while pairEnd < end, bytes[pairEnd] != UInt8(ascii: ";") { pairEnd += 1 }
+            let equals = index + nameBytes.count
+            if equals < pairEnd, bytes[equals] == UInt8(ascii: "="),
+                nameBytes.withUnsafeBufferPointer({ $0.elementsEqual(UnsafeBufferPointer(rebasing: bytes[index..<equals])) })
             {
-                var valueStart = bytes.index(after: equals)
+                var valueStart = equals + 1
                 var valueEnd = pairEnd
-                while valueEnd > valueStart,
-                    bytes[bytes.index(before: valueEnd)] == UInt8(ascii: " ")
-                        || bytes[bytes.index(before: valueEnd)] == UInt8(ascii: "\t")
-                {
-                    valueEnd = bytes.index(before: valueEnd)
+                while valueEnd > valueStart, isSpace(bytes[valueEnd - 1]) { valueEnd -= 1 }
+                if valueEnd - valueStart >= 2, bytes[valueStart] == UInt8(ascii: "\""), bytes[valueEnd - 1] == UInt8(ascii: "\"") {
+                    valueStart += 1
+                    valueEnd -= 1
                 }
-                if bytes.distance(from: valueStart, to: valueEnd) >= 2, bytes[valueStart] == UInt8(ascii: "\""),
-                    bytes[bytes.index(before: valueEnd)] == UInt8(ascii: "\"")
-                {
-                    valueStart = bytes.index(after: valueStart)
-                    valueEnd = bytes.index(before: valueEnd)
-                }
-                found.append(header[valueStart..<valueEnd])
+                found.append(valueStart..<valueEnd)
             }
-            index = pairEnd < end ? bytes.index(after: pairEnd) : end
+            index = pairEnd + 1
         }
         return found
     }

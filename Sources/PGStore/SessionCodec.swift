@@ -97,7 +97,7 @@ struct SessionCodec: Sendable {
             output.append(contentsOf: header)
             output.append(contentsOf: body)
         }
-        let mac = authenticationCode(output, context: context, contextTag: contextTag, keyed: keyedHMAC)
+        let mac = authenticationCode(output[...], context: context, contextTag: contextTag, keyed: keyedHMAC)
         output.append(contentsOf: mac)
         return output
     }
@@ -133,16 +133,23 @@ struct SessionCodec: Sendable {
     }
 
     private func authenticationCode(
-        _ message: some DataProtocol, context: [UInt8], contextTag: UInt8, keyed: HMAC<SHA256>
+        _ message: ArraySlice<UInt8>, context: [UInt8], contextTag: UInt8, keyed: HMAC<SHA256>
     ) -> HashedAuthenticationCode<SHA256> {
-        var hmac = keyed
-        // Length-prefixed context, so no (context, message) pair can be confused with another.
-        var prefix: [UInt8] = [contextTag]
-        withUnsafeBytes(of: UInt32(context.count).bigEndian) { prefix.append(contentsOf: $0) }
-        hmac.update(data: prefix)
-        hmac.update(data: context)
-        hmac.update(data: message)
-        return hmac.finalize()
+        // Tag, length-prefixed context, message: no (context, message) pair can be confused with
+        // another. Assembled in one buffer (on the stack when small) so that swift-crypto's
+        // generic `update(data:)`, which is not specialized across modules and costs runtime
+        // type look-ups per call, runs once rather than three times.
+        let length = 5 + context.count + message.count
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: length) { buffer in
+            buffer[0] = contextTag
+            let count = UInt32(context.count)
+            for shift in 0..<4 { buffer[1 + shift] = UInt8(truncatingIfNeeded: count >> (24 - 8 * UInt32(shift))) }
+            _ = UnsafeMutableBufferPointer(rebasing: buffer[5..<5 + context.count]).initialize(fromContentsOf: context)
+            _ = UnsafeMutableBufferPointer(rebasing: buffer[(5 + context.count)...]).initialize(fromContentsOf: message)
+            var hmac = keyed
+            hmac.update(data: UnsafeRawBufferPointer(buffer))
+            return hmac.finalize()
+        }
     }
 
     /// 32 random bytes from swift-crypto's secure generator.

@@ -114,6 +114,10 @@ enum ValueEncoding {
             guard buffer.count - offset >= length else { throw Malformed() }
             let slice = UnsafeBufferPointer(rebasing: buffer[offset..<offset + length])
             offset += length
+            // Keys and most values are ASCII, which is valid UTF-8 as it stands: build those on
+            // the stdlib's fast path. String(validating:) is generic over the encoding and runs
+            // unspecialized, several times slower; it checks everything else.
+            if slice.reduce(0, { $0 | $1 }) < 0x80 { return String(decoding: slice, as: UTF8.self) }
             guard let string = String(validating: slice, as: UTF8.self) else { throw Malformed() }
             return string
         }

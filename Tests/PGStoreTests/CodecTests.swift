@@ -34,6 +34,25 @@ struct CodecTests {
         }
         #expect(Base64URL.decode(Substring("AB").utf8) == nil, "non-zero leftover bits")
         #expect(Base64URL.decode(Substring("A").utf8) == nil)
+        for bad in ["AB+C", "AB/C", "AB=C", "ABC=", "AB C", "ABé0", "AAAA\u{0}AAA", "AAAAAAAAAAAAAAA~"] {
+            #expect(Base64URL.decode(Substring(bad).utf8) == nil, "\(bad) is not base64url")
+        }
+        // The last group's spare bits must be zero whatever the length.
+        #expect(Base64URL.decode(Substring("AAAAAB").utf8) == nil)
+        #expect(Base64URL.decode(Substring("AAAAAAB").utf8) == nil)
+        #expect(Base64URL.decode(Substring("AAAAAAE").utf8) == [0, 0, 0, 0, 1])
+    }
+
+    @Test func valueDecodingRejectsInvalidUTF8AndKeepsNonASCII() throws {
+        let values: [String: SessionValue] = ["ключ": "значение", "emoji": "🎉", "ascii": "plain"]
+        #expect(try ValueEncoding.decode(ValueEncoding.encode(values)) == values)
+        let encoded = ValueEncoding.encode(["k": "abc"])
+        let at = try #require(encoded.lastIndex(of: UInt8(ascii: "a")))
+        for bad: [UInt8] in [[0xff, 0x62, 0x63], [0xc3, 0x28, 0x63], [0xe0, 0x80, 0x80]] {
+            var corrupted = encoded
+            corrupted.replaceSubrange(at..<at + 3, with: bad)
+            #expect(throws: (any Error).self) { try ValueEncoding.decode(corrupted) }
+        }
     }
 
     @Test func keysAreChecked() {
@@ -47,6 +66,9 @@ struct CodecTests {
     @Test func cookieParsingAndFormatting() {
         #expect(Cookie.values(named: "sid", in: "a=1; sid=xyz; b=2; sid=\"q\"") == ["xyz", "q"])
         #expect(Cookie.values(named: "sid", in: "xsid=1;sidx=2").isEmpty)
+        #expect(Cookie.values(named: "sid", in: " \tsid=a b \t;sid=;sid;é=1;sid=\"\"") == ["a b", "", ""])
+        #expect(Cookie.values(named: "név", in: "név=ü; sid=1") == ["ü"])
+        #expect(Cookie.values(named: "sid", in: "").isEmpty)
         var options = SessionOptions()
         options.secure = true
         options.partitioned = true

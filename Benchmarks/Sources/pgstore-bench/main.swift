@@ -23,6 +23,16 @@ func makeKey(_ byte: UInt8, encrypted: Bool) throws -> SessionKey {
     try SessionKey(hashKey: [UInt8](repeating: byte, count: 32), encryptionKey: encrypted ? [UInt8](repeating: byte &+ 1, count: 32) : nil)
 }
 
+if let iterations = options.codecLoop {
+    do {
+        try CodecLoop.run(iterations: iterations, encrypted: options.encrypted)
+        exit(0)
+    } catch {
+        log("\(error)")
+        exit(1)
+    }
+}
+
 do {
     var poolConfiguration = ConnectionPool.Configuration()
     poolConfiguration.maximumConnections = options.pool
