@@ -7,6 +7,7 @@ enum Cookie {
     /// The values of every cookie called `name` in a `Cookie` header, in order.
     /// Scans the header's UTF-8 bytes in place (the delimiters are ASCII): this runs on every
     /// request.
+    @inline(never)  // keeps its temporaries out of callers' async frames (see SessionCodec)
     static func values(named name: String, in header: String) -> [Substring] {
         var header = header
         header.makeContiguousUTF8()

@@ -17,6 +17,11 @@ import Foundation
 /// - Data: no header; body = the encoded values.
 ///
 /// The first key seals; every key opens (rotation). MACs are compared in constant time.
+///
+/// The entry points are `@inline(never)`: the store calls them from async functions, and sync code
+/// inlined there may keep its temporaries (HMAC states, stack buffers) in the task's async frame,
+/// which stays allocated while the task waits for the database. At 10,000 waiting gets that was
+/// about 1.8 KB per task (peak RSS 176 MB instead of 158 MB in the benchmark).
 struct SessionCodec: Sendable {
     static let signedVersion: UInt8 = 1
     static let encryptedVersion: UInt8 = 2
@@ -38,6 +43,7 @@ struct SessionCodec: Sendable {
 
     // MARK: Cookies
 
+    @inline(never)
     func sealCookie(id: [UInt8], name: String, issuedAt: Int64) throws -> String {
         var header = [UInt8]()
         header.reserveCapacity(8)
@@ -48,6 +54,7 @@ struct SessionCodec: Sendable {
     enum CookieFailure: Error { case malformed, badSignature, expired }
 
     /// Returns the session ID in the cookie, or why it is not acceptable.
+    @inline(never)
     func openCookie(_ value: Substring, name: String, now: Int64, maxAge: Int) -> Result<[UInt8], CookieFailure> {
         guard value.utf8.count <= Self.maximumCookieLength, let bytes = Base64URL.decode(value.utf8) else {
             return .failure(.malformed)
@@ -66,10 +73,12 @@ struct SessionCodec: Sendable {
 
     // MARK: Data
 
+    @inline(never)
     func sealData(_ plaintext: [UInt8], sessionID: String) throws -> [UInt8] {
         try seal(plaintext, header: [], context: Array(sessionID.utf8), contextTag: 0x44)
     }
 
+    @inline(never)
     func openData(_ data: [UInt8], sessionID: String) -> [UInt8]? {
         switch open(data, headerSize: 0, context: Array(sessionID.utf8), contextTag: 0x44) {
         case .success(let (_, body)): body

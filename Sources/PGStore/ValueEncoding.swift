@@ -11,6 +11,7 @@ enum ValueEncoding {
 
     static let maximumDepth = 64
 
+    @inline(never)  // keeps its temporaries out of callers' async frames (see SessionCodec)
     static func encode(_ values: [String: SessionValue]) -> [UInt8] {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(128)
@@ -67,6 +68,7 @@ enum ValueEncoding {
     struct Malformed: Error {}
 
     /// Decodes the top-level object.
+    @inline(never)  // keeps its temporaries out of callers' async frames (see SessionCodec)
     static func decode(_ bytes: [UInt8]) throws -> [String: SessionValue] {
         try bytes.withUnsafeBufferPointer { buffer in
             var reader = Reader(buffer: buffer)
