@@ -18,7 +18,8 @@ protocol PipelineLoad {
 /// A connection that has queries in flight but has answered none for `stallNanos` gets no more
 /// while another connection answers: a slow statement at the head of its pipeline would hold up
 /// everything queued behind it. When every connection is at the preferred depth, the least-loaded
-/// one that answers is used (a stalled one only when all are stalled), and the pool opens another.
+/// one that answers is used (when all look stalled, the one that answered last), and the pool
+/// opens another.
 struct ConnectionPicker {
     /// Queries packed onto one connection before the next connection is used.
     var preferredDepth: Int
@@ -34,16 +35,23 @@ struct ConnectionPicker {
     }
 
     func choose<Connection: PipelineLoad>(_ connections: [Connection], now: UInt64) -> Choice? {
-        // The least-loaded connection that still answers, should none have room below the
-        // preferred depth; a stalled one only when every connection is stalled.
+        // Should none have room below the preferred depth: the least-loaded connection that
+        // still answers; when all look stalled (a loaded machine can delay every answer), the
+        // one that answered last, never the one stuck longest.
         var answering: (index: Int, load: Int)?
+        var latest: (index: Int, load: Int, silence: UInt64)?
         for (index, connection) in connections.enumerated() {
             let load = connection.queriesInFlight
-            guard load == 0 || now &- connection.lastProgressNanos <= stallNanos else { continue }
+            let silence = now &- connection.lastProgressNanos
+            guard load == 0 || silence <= stallNanos else {
+                if silence < latest?.silence ?? UInt64.max { latest = (index, load, silence) }
+                continue
+            }
             if load < preferredDepth { return Choice(index: index, load: load, saturated: false) }
             if load < answering?.load ?? Int.max { answering = (index, load) }
         }
-        return (answering ?? Self.leastLoaded(connections)).map { Choice(index: $0.index, load: $0.load, saturated: true) }
+        if let answering { return Choice(index: answering.index, load: answering.load, saturated: true) }
+        return latest.map { Choice(index: $0.index, load: $0.load, saturated: true) }
     }
 
     /// The connection with the fewest queries in flight (the first idle one, if any) and its load.

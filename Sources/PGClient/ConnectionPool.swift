@@ -114,20 +114,32 @@ public actor ConnectionPool {
     /// Cancelling the calling task returns at once with `CancellationError`; a query already sent
     /// still runs on the server and its result is discarded.
     ///
+    /// A statement runs in a pipeline segment of its own (its own implicit transaction), unless
+    /// `readOnly` is true: then it may share one with other read-only statements sent at the
+    /// same moment on the same connection, which costs the server a fraction of a segment each
+    /// (one transaction start and commit, one Sync, one flush for all of them). Should another
+    /// statement of a shared segment fail, the server skips the rest of the segment; those are
+    /// sent again, each on its own, so a caller never gets another caller's error.
+    ///
     /// - Parameters:
     ///   - sql: one SQL statement.
     ///   - parameters: values for `$1`, `$2`, ...
+    ///   - readOnly: whether the statement changes nothing, as a plain `SELECT`. Leave it
+    ///     `false` for anything with side effects: in a shared segment those could be rolled
+    ///     back by another caller's failure after reporting success.
     /// - Returns: the statement's rows (empty for statements that return none).
     /// - Throws: ``PGError`` (query or connection failure, timeout, closed pool), or
     ///   `CancellationError`.
-    public nonisolated func query(_ sql: String, _ parameters: [PGValue] = []) async throws -> QueryResult {
+    public nonisolated func query(_ sql: String, _ parameters: [PGValue] = [], readOnly: Bool = false) async throws
+        -> QueryResult
+    {
         let encoded = try EncodedParameters(parameters)
         do {
-            if let connection = fastLease() { return try await run(sql, encoded, on: connection) }
-            return try await run(sql, encoded, on: try await lease(exclusive: false))
+            if let connection = fastLease() { return try await run(sql, encoded, readOnly: readOnly, on: connection) }
+            return try await run(sql, encoded, readOnly: readOnly, on: try await lease(exclusive: false))
         } catch let error as PGError where error.wasNotSent {
             // The connection died before the query left; running it on another is safe.
-            return try await run(sql, encoded, on: try await lease(exclusive: false))
+            return try await run(sql, encoded, readOnly: readOnly, on: try await lease(exclusive: false))
         }
     }
 
@@ -187,15 +199,19 @@ public actor ConnectionPool {
     /// The number of connections open and not reserved, as callers see them (for tests).
     nonisolated var sharedConnectionCount: Int { router.withLock { $0.count } }
 
+    /// Read-only queries sent again because another statement of their shared segment failed,
+    /// over the open connections (for tests).
+    var resentQueryCount: Int { connections.values.reduce(0) { $0 + $1.resentCount.load(ordering: .relaxed) } }
+
     /// The number of queries sent and not yet answered, over all connections (for tests).
     var inFlightCount: Int { connections.values.reduce(0) { $0 + $1.inFlight.load(ordering: .relaxed) } }
 
     // MARK: Running queries
 
-    nonisolated func run(_ sql: String, _ parameters: EncodedParameters, on connection: LibPQConnection) async throws
-        -> QueryResult
-    {
-        let pending = PendingQuery(sql: sql, parameters: parameters)
+    nonisolated func run(
+        _ sql: String, _ parameters: EncodedParameters, readOnly: Bool = false, on connection: LibPQConnection
+    ) async throws -> QueryResult {
+        let pending = PendingQuery(sql: sql, parameters: parameters, readOnly: readOnly)
         let loop = self.loop
         return try await withTaskCancellationHandler {
             try await withUnsafeThrowingContinuation { continuation in

@@ -12,7 +12,12 @@ import Glibc
 /// and finishes it exactly once (`teardown()`).
 ///
 /// Each query goes out as its own pipeline segment (Parse when new, Bind/Execute, Sync), so a
-/// failing statement aborts only its own segment: the other callers in the pipeline are unaffected.
+/// failing statement aborts only its own segment: the other callers in the pipeline are
+/// unaffected. Read-only queries sent in one loop tick share a segment instead: one Sync, so one
+/// implicit transaction and one flush on the server for all of them, which is most of what a
+/// primary-key SELECT costs it. Should one of them fail, the server skips the rest of their
+/// segment; those are sent again, each in a segment of its own, so no caller ever sees another
+/// caller's error.
 final class LibPQConnection: EventLoopHandler, @unchecked Sendable {
     enum State { case initial, connecting, ready, draining, closed }
 
@@ -39,6 +44,8 @@ final class LibPQConnection: EventLoopHandler, @unchecked Sendable {
     /// When this connection last answered a query, or went from idle to busy (the pool's picker
     /// uses it to tell a stalled pipeline from a busy one).
     let lastProgress = Atomic<UInt64>(0)
+    /// Read-only queries sent again after another statement of their segment failed (for tests).
+    let resentCount = Atomic<Int>(0)
 
     private let conninfo: String
     private let redactor: SecretRedactor
@@ -55,7 +62,17 @@ final class LibPQConnection: EventLoopHandler, @unchecked Sendable {
     private var isTCP = false
     private var corked = false
     private var timer: UInt64?
-    private var sent = FIFO<PendingQuery>()
+    /// What the server will answer, in pipeline order: each query's results, and each Sync.
+    private enum Expected {
+        case query(PendingQuery)
+        case sync
+    }
+
+    private var sent = FIFO<Expected>()
+    /// Read-only queries sent since the last Sync (their shared segment is still open).
+    private var openSegmentCount = 0
+    /// The most read-only queries in one segment: bounds the work repeated when one fails.
+    private static let maximumSegmentCount = 64
     private var statementNames: [StatementKey: String] = [:]
 
     init(
@@ -163,7 +180,8 @@ final class LibPQConnection: EventLoopHandler, @unchecked Sendable {
 
     // MARK: Queries
 
-    /// Sends `query` as its own pipeline segment. Its result arrives through `handleEvent`.
+    /// Sends `query`: in its own pipeline segment, or, when read-only, in the segment shared by
+    /// this tick's read-only queries. Its result arrives through `handleEvent`.
     func submit(_ query: PendingQuery) {
         query.submitted = true
         if query.cancelRequested {
@@ -180,7 +198,7 @@ final class LibPQConnection: EventLoopHandler, @unchecked Sendable {
             finishedOne()
             return
         }
-        // libpq 15's PQpipelineSync always flushes, so every query would be its own send() and,
+        // libpq 15's PQpipelineSync always flushes, so every segment would be its own send() and,
         // over TCP, its own segment and server wake-up. Corking the socket for the rest of this
         // loop tick turns the sends of all queries submitted in it into one segment;
         // flushAtEndOfTick() uncorks. (PQsendPipelineSync, libpq 17, would make this unneeded.)
@@ -192,6 +210,12 @@ final class LibPQConnection: EventLoopHandler, @unchecked Sendable {
             flushScheduled = true
             loop.flushAtEndOfTick(self)
         }
+        let statementName = statementMode == .named
+            ? statementNames[StatementKey(sql: query.sql, types: query.parameters.types)] : nil
+        // A Parse never goes into a shared segment: skipped there (because another statement
+        // failed), it would leave later queries naming a statement the server never created.
+        let shares = query.readOnly && !query.resent && (statementMode == .unnamed || statementName != nil)
+        if !shares && openSegmentCount > 0 && !closeSegment() { return }
         let sentOK = query.parameters.withLibPQArrays { values, lengths, formats, types -> Bool in
             let count = Int32(query.parameters.count)
             switch statementMode {
@@ -199,27 +223,42 @@ final class LibPQConnection: EventLoopHandler, @unchecked Sendable {
                 query.phase = .query
                 return PQsendQueryParams(pg, query.sql, count, types, values, lengths, formats, 1) == 1
             case .named:
-                let key = StatementKey(sql: query.sql, types: query.parameters.types)
                 let name: String
-                if let known = statementNames[key] {
-                    name = known
+                if let statementName {
+                    name = statementName
                     query.phase = .query
                 } else {
                     name = "pgs\(statementNames.count)"
                     guard PQsendPrepare(pg, name, query.sql, count, types) == 1 else { return false }
-                    statementNames[key] = name
+                    statementNames[StatementKey(sql: query.sql, types: query.parameters.types)] = name
                     query.phase = .prepare
                 }
                 return PQsendQueryPrepared(pg, name, count, values, lengths, formats, 1) == 1
             }
         }
-        guard sentOK, PQpipelineSync(pg) == 1 else {
+        sent.append(.query(query))
+        guard sentOK else {
             // libpq refuses to queue only when the connection itself is broken.
-            sent.append(query)
             failConnection(connectionError("could not send the query"))
             return
         }
-        sent.append(query)
+        if shares {
+            openSegmentCount += 1
+            if openSegmentCount >= Self.maximumSegmentCount { _ = closeSegment() }
+        } else {
+            _ = closeSegment()
+        }
+    }
+
+    /// Ends the current pipeline segment with a Sync. Returns false when the connection failed.
+    private func closeSegment() -> Bool {
+        openSegmentCount = 0
+        guard let pg, PQpipelineSync(pg) == 1 else {
+            failConnection(connectionError("could not send the query"))
+            return false
+        }
+        sent.append(.sync)
+        return true
     }
 
     /// The caller's task was cancelled. Its query, if already sent, stays in the pipeline (the
@@ -234,6 +273,7 @@ final class LibPQConnection: EventLoopHandler, @unchecked Sendable {
 
     func flushAtEndOfTick() {
         flushScheduled = false
+        if openSegmentCount > 0 && (state == .ready || state == .draining) && !closeSegment() { return }
         flush()
         if corked {
             corked = false
@@ -279,19 +319,28 @@ final class LibPQConnection: EventLoopHandler, @unchecked Sendable {
                 PQclear(next)  // nothing is waiting for it (cannot happen in step with the server)
                 continue
             }
-            guard let result = next else {
+            switch (head, next) {
+            case (.sync, let result?):
+                PQclear(result)  // PGRES_PIPELINE_SYNC: the segment is over
+                sent.removeFirst()
+            case (.query(let query), let result?):
+                strayNulls = 0
+                handle(result, for: query)
+            case (.query(let query), nil) where query.sawResultInPhase:
                 // A NULL ends the results of one command, but only once that command sent one.
-                if head.sawResultInPhase && head.phase != .sync {
-                    head.phase = head.phase == .prepare ? .query : .sync
-                    head.sawResultInPhase = false
-                    continue
+                query.sawResultInPhase = false
+                if query.phase == .prepare {
+                    query.phase = .query
+                } else {
+                    sent.removeFirst()
+                    finish(query)
                 }
+            case (_, nil):
                 strayNulls += 1
                 if strayNulls > 1 { break }
                 continue
             }
-            strayNulls = 0
-            handle(result, for: head)
+            if strayNulls > 1 { break }
         }
         if state != .closed && PQstatus(pg) == CONNECTION_BAD {
             failConnection(connectionError("the server closed the connection"))
@@ -300,15 +349,23 @@ final class LibPQConnection: EventLoopHandler, @unchecked Sendable {
         if state == .draining && sent.isEmpty { closeNow(error: nil) }
     }
 
+    /// A query's last result is in: it completes, or, skipped only because another statement of
+    /// its shared segment failed, goes out again in a segment of its own.
+    private func finish(_ query: PendingQuery) {
+        if query.shouldResend {
+            resentCount.add(1, ordering: .relaxed)
+            query.prepareToResend()
+            submit(query)
+            return
+        }
+        query.complete()
+        finishedOne()
+    }
+
     private func handle(_ result: OpaquePointer, for head: PendingQuery) {
         let status = PQresultStatus(result)
         head.sawResultInPhase = true
         switch status {
-        case PGRES_PIPELINE_SYNC:
-            PQclear(result)
-            sent.removeFirst()
-            head.complete()
-            finishedOne()
         case PGRES_TUPLES_OK, PGRES_COMMAND_OK, PGRES_EMPTY_QUERY, PGRES_SINGLE_TUPLE:
             if head.phase == .query && head.error == nil {
                 head.result = QueryResult(taking: result)
@@ -317,6 +374,8 @@ final class LibPQConnection: EventLoopHandler, @unchecked Sendable {
             }
         case PGRES_PIPELINE_ABORTED:
             PQclear(result)
+            head.aborted = true
+            if head.phase == .prepare { forgetStatement(sql: head.sql, types: head.parameters.types) }
             if head.error == nil {
                 head.error = PGError(code: .queryFailed, message: "the statement was skipped after an earlier error")
             }
@@ -402,7 +461,9 @@ final class LibPQConnection: EventLoopHandler, @unchecked Sendable {
     }
 
     private func failAll(_ error: PGError) {
-        while let query = sent.removeFirst() {
+        openSegmentCount = 0
+        while let expected = sent.removeFirst() {
+            guard case .query(let query) = expected else { continue }
             query.fail(error)
             finishedOne()
         }

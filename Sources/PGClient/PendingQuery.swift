@@ -9,11 +9,17 @@ final class PendingQuery: @unchecked Sendable {
     enum Phase {
         case prepare  // waiting for the result of the statement's Parse
         case query  // waiting for the statement's result
-        case sync  // waiting for the pipeline sync that closes this query's segment
     }
 
     let sql: String
     let parameters: EncodedParameters
+    /// A read-only statement, which may share its pipeline segment (one implicit transaction, one
+    /// Sync) with other read-only statements.
+    let readOnly: Bool
+    /// Skipped by the server because another statement of its segment failed; a read-only query
+    /// is then sent again, on its own.
+    var aborted = false
+    var resent = false
     private var continuation: UnsafeContinuation<QueryResult, any Error>?
 
     var cancelRequested = false
@@ -23,9 +29,24 @@ final class PendingQuery: @unchecked Sendable {
     var result: QueryResult?
     var error: PGError?
 
-    init(sql: String, parameters: EncodedParameters) {
+    init(sql: String, parameters: EncodedParameters, readOnly: Bool) {
         self.sql = sql
         self.parameters = parameters
+        self.readOnly = readOnly
+    }
+
+    /// Whether it should be sent again rather than completed: read-only, skipped only because
+    /// of another statement's failure, not sent again yet, and still awaited.
+    var shouldResend: Bool { readOnly && aborted && !resent && isAwaited }
+
+    /// Back to the state of a query not yet sent, for sending it again.
+    func prepareToResend() {
+        resent = true
+        aborted = false
+        error = nil
+        result = nil
+        sawResultInPhase = false
+        phase = .query
     }
 
     func setContinuation(_ continuation: UnsafeContinuation<QueryResult, any Error>) {

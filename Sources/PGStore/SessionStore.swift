@@ -141,7 +141,7 @@ public actor SessionStore {
     }
 
     private func load(id: String, name: String) async throws -> Session? {
-        let rows = try await pool.query(table.selectSQL, [.text(id), .float8(touchThreshold)])
+        let rows = try await pool.query(table.selectSQL, [.text(id), .float8(touchThreshold)], readOnly: true)
         guard let row = rows.first else { return nil }
         let data = try row.decode([UInt8].self, column: 0)
         guard let plaintext = codec.openData(data, sessionID: id), let values = try? ValueEncoding.decode(plaintext) else {

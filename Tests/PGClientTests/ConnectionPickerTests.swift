@@ -49,6 +49,12 @@ struct ConnectionPickerTests {
                 "one that answers, however loaded, before one that stalled")
         #expect(picker.choose([connections[1]], now: now) == .init(index: 0, load: 2, saturated: true),
                 "a stalled one when nothing else is open")
+        let allSilent = [
+            Connection(queriesInFlight: 1, lastProgressNanos: now - 900_000_000),  // a slow statement
+            Connection(queriesInFlight: 40, lastProgressNanos: now - 3_000_000),  // busy, answered recently
+        ]
+        #expect(picker.choose(allSilent, now: now) == .init(index: 1, load: 40, saturated: true),
+                "when all look stalled, the one that answered last, not the least loaded")
     }
 
     @Test func noConnectionNoChoice() {

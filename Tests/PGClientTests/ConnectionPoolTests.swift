@@ -145,6 +145,45 @@ struct ConnectionPoolTests {
         }
     }
 
+    @Test(arguments: [true, false])
+    func readOnlyQueriesShareSegmentsYetFailAlone(namedStatements: Bool) async throws {
+        try await withPool({ $0.maximumConnections = 1; $0.usesNamedStatements = namedStatements }) { pool in
+            // Bursts on one connection: read-only queries of one loop tick share a segment, so a
+            // division by zero makes the server skip the rest of it. Those must be sent again and
+            // succeed; only the failing callers see an error.
+            for burst in 0..<20 {
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for index in 0..<100 {
+                        group.addTask {
+                            let divisor: Int32 = index % 25 == 7 ? 0 : 1
+                            do {
+                                let rows = try await pool.query(
+                                    "SELECT 10 / $1::int4, $2::int8", [.int4(divisor), .int8(Int64(index))], readOnly: true)
+                                #expect(divisor == 1)
+                                let row = try #require(rows.first)
+                                #expect(try row.decode(Int.self, column: 0) == 10)
+                                #expect(try row.decode(Int.self, column: 1) == index)
+                            } catch let error as PGError {
+                                #expect(divisor == 0, "only a failing statement fails: \(error)")
+                                #expect(error.sqlState == .divisionByZero)
+                            }
+                        }
+                    }
+                    try await group.waitForAll()
+                }
+                if burst >= 2, await pool.resentQueryCount > 0 { break }
+            }
+            #expect(await pool.resentQueryCount > 0, "some queries shared a segment with a failing one")
+            // A statement that fails to parse is never left half-known to the connection.
+            for _ in 0..<3 {
+                let error = await #expect(throws: PGError.self) { try await pool.query("SELEC 1", readOnly: true) }
+                #expect(error?.sqlState == .syntaxError)
+            }
+            let row = try #require(try await pool.query("SELECT $1::text", [.text("still fine")], readOnly: true).first)
+            #expect(try row.decode(String.self, column: 0) == "still fine")
+        }
+    }
+
     @Test func aSlowStatementDoesNotHoldUpQueriesSentAfterIt() async throws {
         try await withPool({ $0.minimumConnections = 2; $0.maximumConnections = 2 }) { pool in
             // Open both connections: two reservations at once need two.

@@ -66,7 +66,7 @@ enum LoadRun {
         case .raw:
             let (sql, parameters) = rawQuery
             let key = PGValue.text(String(Int.random(in: 1...rawKeyCount, using: &generator)))
-            let rows = try await store.pool.query(sql, [key] + parameters)
+            let rows = try await store.pool.query(sql, [key] + parameters, readOnly: true)
             if rows.rowCount != 1 { throw BenchError.missed }
         case .get, .mixed:
             let cookie = cookies[Int.random(in: 0..<cookies.count, using: &generator)]
