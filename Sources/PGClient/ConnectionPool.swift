@@ -134,12 +134,18 @@ public actor ConnectionPool {
         -> QueryResult
     {
         let encoded = try EncodedParameters(parameters)
-        do {
-            if let connection = fastLease() { return try await run(sql, encoded, readOnly: readOnly, on: connection) }
-            return try await run(sql, encoded, readOnly: readOnly, on: try await lease(exclusive: false))
-        } catch let error as PGError where error.wasNotSent {
-            // The connection died before the query left; running it on another is safe.
-            return try await run(sql, encoded, readOnly: readOnly, on: try await lease(exclusive: false))
+        var connection = if let leased = fastLease() { leased } else { try await lease(exclusive: false) }
+        var retried = false
+        // One call site for run: each inlined copy would enlarge this function's async frame,
+        // which every waiting caller keeps allocated.
+        while true {
+            do {
+                return try await run(sql, encoded, readOnly: readOnly, on: connection)
+            } catch let error as PGError where error.wasNotSent && !retried {
+                // The connection died before the query left; running it on another is safe.
+                retried = true
+                connection = try await lease(exclusive: false)
+            }
         }
     }
 

@@ -142,6 +142,13 @@ public actor SessionStore {
 
     private func load(id: String, name: String) async throws -> Session? {
         let rows = try await pool.query(table.selectSQL, [.text(id), .float8(touchThreshold)], readOnly: true)
+        return try session(from: rows, id: id, name: name)
+    }
+
+    /// The stored session in the SELECT's rows, or `nil`. Kept out of line: sync work inlined into
+    /// an async function can sit in its task's frame while the task waits (see SessionCodec).
+    @inline(never)
+    private func session(from rows: QueryResult, id: String, name: String) throws -> Session? {
         guard let row = rows.first else { return nil }
         let data = try row.decode([UInt8].self, column: 0)
         guard let plaintext = codec.openData(data, sessionID: id), let values = try? ValueEncoding.decode(plaintext) else {
@@ -159,6 +166,7 @@ public actor SessionStore {
         fresh(name, .requested)
     }
 
+    @inline(never)  // out of get's async frame (see session(from:id:name:))
     private func fresh(_ name: String, _ reason: Session.FreshReason) -> Session {
         if reason != .requested && reason != .noCookie {
             logger.debug("fresh session", metadata: ["name": "\(name)", "reason": "\(reason)"])
