@@ -7,7 +7,10 @@ import CLibPQ
 /// Queries from concurrent callers are pipelined: a connection carries up to
 /// ``Configuration/maximumPipelineDepth`` queries at once, each in its own pipeline segment, so a
 /// caller never waits for another caller's round trip and one statement's failure affects only its
-/// own caller. Dead connections are replaced in the background with exponential backoff.
+/// own caller. Queries are packed into few connections (``Configuration/preferredPipelineDepth``)
+/// so they travel in batches; read-only ones may share a segment (see
+/// ``query(_:_:readOnly:)``). Dead connections are replaced in the background with exponential
+/// backoff.
 ///
 /// ```swift
 /// let pool = try ConnectionPool(url: "postgresql://app@localhost/app")
