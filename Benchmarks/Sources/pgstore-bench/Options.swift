@@ -22,7 +22,7 @@ struct Options {
     var codecLoop: Int?
 
     static let usage = """
-        usage: pgstore-bench [--url URL] [--mode get,getsave,new,mixed] [--tasks 1,8,64,512] [--pool 8]
+        usage: pgstore-bench [--url URL] [--mode get,getsave,new,mixed,raw] [--tasks 1,8,64,512] [--pool 8]
                              [--duration 10] [--sessions 100000] [--value-size 200] [--signed-only]
                              [--no-pgbench] [--pgbench-clients 8,32] [--table NAME] [--filler N]
                              [--pack N] [--codec-loop N]
