@@ -32,12 +32,23 @@ public final class SessionRegistry: Sendable {
     /// The session named `name`: loaded on the first call, the same (cached) value afterwards.
     /// - Throws: `PGError` when the database fails.
     public func get(_ name: String) async throws -> Session {
-        if let cached = sessions.withLock({ $0[name] }) { return cached }
-        let loaded = try await store.get(request, name: name)
-        // Two concurrent first calls: the first to finish wins, so both see one session.
-        return sessions.withLock { cache in
-            if let cached = cache[name] { return cached }
-            cache[name] = loaded
+        if let cached = cached(name) { return cached }
+        return remember(try await store.get(request, name: name))
+    }
+
+    // The cache steps are out of line so that their temporaries (several copies of a Session)
+    // stay out of get's async frame, which a request keeps while it waits for the database.
+    @inline(never)
+    private func cached(_ name: String) -> Session? {
+        sessions.withLock { $0[name] }
+    }
+
+    /// Two concurrent first calls: the first to finish wins, so both see one session.
+    @inline(never)
+    private func remember(_ loaded: Session) -> Session {
+        sessions.withLock { cache in
+            if let cached = cache[loaded.name] { return cached }
+            cache[loaded.name] = loaded
             return loaded
         }
     }

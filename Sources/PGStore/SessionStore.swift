@@ -108,8 +108,15 @@ public actor SessionStore {
     ///   expired, signed with an unknown key or for another name, or its row is gone.
     /// - Throws: `PGError` when the database fails.
     public func get(_ request: HTTPRequest, name: String) async throws -> Session {
+        try await get(cookieHeader: Self.cookieHeader(of: request), name: name)
+    }
+
+    /// All `Cookie` fields of the request as one header value, or `nil`. Out of line so its
+    /// temporaries stay out of the callers' async frames (see SessionCodec).
+    @inline(never)
+    private static func cookieHeader(of request: HTTPRequest) -> String? {
         let fields = request.headerFields[values: .cookie]
-        return try await get(cookieHeader: fields.isEmpty ? nil : fields.joined(separator: "; "), name: name)
+        return fields.isEmpty ? nil : fields.joined(separator: "; ")
     }
 
     /// Loads the session named `name` from a `Cookie` header value, or makes a fresh one.

@@ -84,7 +84,8 @@ struct ConnectionPoolTests {
                     await withTaskGroup(of: Bool.self) { group in
                         for index in 0..<25 {
                             group.addTask {
-                                (try? await pool.query("SELECT $1::int8", [.int8(Int64(round * 25 + index))])) != nil
+                                (try? await pool.query(
+                                    "SELECT $1::int8", [.int8(Int64(round * 25 + index))], readOnly: index.isMultiple(of: 2))) != nil
                             }
                         }
                         for await ok in group where !ok { failures += 1 }
@@ -211,7 +212,7 @@ struct ConnectionPoolTests {
         let app = TestDatabase.uniqueName("cancelled")
         try await withPool(applicationName: app, { $0.maximumConnections = 4 }) { pool in
             let tasks = (0..<500).map { index in
-                Task { try await pool.query("SELECT pg_sleep(0.01), $1::int8", [.int8(Int64(index))]) }
+                Task { try await pool.query("SELECT pg_sleep(0.01), $1::int8", [.int8(Int64(index))], readOnly: index.isMultiple(of: 2)) }
             }
             try await Task.sleep(for: .milliseconds(30))
             let start = ContinuousClock.now
@@ -251,7 +252,7 @@ struct ConnectionPoolTests {
         let pool = try TestDatabase.pool(applicationName: app) { $0.maximumConnections = 3; $0.closeGracePeriod = .seconds(2) }
         let observer = try TestDatabase.pool()
         let tasks = (0..<100).map { index in
-            Task { try await pool.query("SELECT pg_sleep(0.002), $1::int8", [.int8(Int64(index))]) }
+            Task { try await pool.query("SELECT pg_sleep(0.002), $1::int8", [.int8(Int64(index))], readOnly: index.isMultiple(of: 2)) }
         }
         try await Task.sleep(for: .milliseconds(20))
         await pool.close()
