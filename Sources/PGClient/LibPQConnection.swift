@@ -61,6 +61,7 @@ final class LibPQConnection: EventLoopHandler, @unchecked Sendable {
     private var flushScheduled = false
     private var isTCP = false
     private var corked = false
+    private var syncedThisTick = false
     private var timer: UInt64?
     /// What the server will answer, in pipeline order: each query's results, and each Sync.
     private enum Expected {
@@ -198,13 +199,6 @@ final class LibPQConnection: EventLoopHandler, @unchecked Sendable {
             finishedOne()
             return
         }
-        // libpq 15's PQpipelineSync always flushes, so every segment would be its own send() and,
-        // over TCP, its own segment and server wake-up. Corking the socket for the rest of this
-        // loop tick turns the sends of all queries submitted in it into one segment;
-        // flushAtEndOfTick() uncorks. (PQsendPipelineSync, libpq 17, would make this unneeded.)
-        if isTCP && !corked {
-            corked = Self.setCork(fd, true)
-        }
         // One flush (and uncork) per connection per tick, whatever this tick sends.
         if !flushScheduled {
             flushScheduled = true
@@ -253,6 +247,15 @@ final class LibPQConnection: EventLoopHandler, @unchecked Sendable {
     /// Ends the current pipeline segment with a Sync. Returns false when the connection failed.
     private func closeSegment() -> Bool {
         openSegmentCount = 0
+        // libpq 15's PQpipelineSync always flushes, so every segment would be its own send() and,
+        // over TCP, its own segment and server wake-up. From the second Sync of a loop tick on,
+        // the socket is corked until flushAtEndOfTick(), which merges the rest of the tick's
+        // sends into one. A tick of read-only queries has one Sync and needs no cork (two
+        // setsockopt calls saved per tick). PQsendPipelineSync (libpq 17) would make this unneeded.
+        if syncedThisTick && isTCP && !corked {
+            corked = Self.setCork(fd, true)
+        }
+        syncedThisTick = true
         guard let pg, PQpipelineSync(pg) == 1 else {
             failConnection(connectionError("could not send the query"))
             return false
@@ -274,6 +277,7 @@ final class LibPQConnection: EventLoopHandler, @unchecked Sendable {
     func flushAtEndOfTick() {
         flushScheduled = false
         if openSegmentCount > 0 && (state == .ready || state == .draining) && !closeSegment() { return }
+        syncedThisTick = false
         flush()
         if corked {
             corked = false
