@@ -20,14 +20,17 @@ struct Options {
     var filler = 0
     var pack: Int?  // the pool's preferredPipelineDepth; nil: its default
     var codecLoop: Int?
+    var rounds = 1
 
     static let usage = """
         usage: pgstore-bench [--url URL] [--mode get,getsave,new,mixed,raw] [--tasks 1,8,64,512] [--pool 8]
                              [--duration 10] [--sessions 100000] [--value-size 200] [--signed-only]
                              [--no-pgbench] [--pgbench-clients 8,32] [--table NAME] [--filler N]
-                             [--pack N] [--codec-loop N]
+                             [--pack N] [--codec-loop N] [--rounds N]
         --filler N adds N more rows of the same size (random keys) to test how reads scale with table size.
         --pack N sets the pool's preferredPipelineDepth (1 spreads every query over the least-loaded connection).
+        --rounds N pairs each measured run with a pgbench run just before it, N times, and reports the
+          round with the median ratio (the load on a shared machine drifts).
         --codec-loop N runs the codec work of N gets without a database (for callgrind) and exits.
         Prints one RESULT line per measured run on stdout; everything else goes to stderr.
         URL defaults to $PGSTORE_TEST_URL (scripts/with-postgres sets it).
@@ -65,6 +68,7 @@ struct Options {
             case "--filler": options.filler = try ints(argument)[0]
             case "--pack": options.pack = try ints(argument)[0]
             case "--codec-loop": options.codecLoop = try ints(argument)[0]
+            case "--rounds": options.rounds = max(1, try ints(argument)[0])
             case "-h", "--help": throw OptionError(usage)
             default: throw OptionError("unknown option \(argument)\n\(usage)")
             }
