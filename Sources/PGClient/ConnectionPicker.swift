@@ -54,13 +54,14 @@ struct ConnectionPicker {
         return latest.map { Choice(index: $0.index, load: $0.load, saturated: true) }
     }
 
-    /// The connection with the fewest queries in flight (the first idle one, if any) and its load.
-    static func leastLoaded<Connection: PipelineLoad>(_ connections: [Connection]) -> (index: Int, load: Int)? {
-        var best: (index: Int, load: Int)?
+    /// The connection with the fewest queries in flight (the first idle one, if any), for a
+    /// reservation, which should get an idle connection; saturated when none is idle.
+    static func leastLoaded<Connection: PipelineLoad>(_ connections: [Connection]) -> Choice? {
+        var best: Choice?
         for (index, connection) in connections.enumerated() {
             let load = connection.queriesInFlight
             if load < best?.load ?? Int.max {
-                best = (index, load)
+                best = Choice(index: index, load: load, saturated: load > 0)
                 if load == 0 { break }
             }
         }

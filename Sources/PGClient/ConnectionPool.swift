@@ -296,9 +296,7 @@ public actor ConnectionPool {
 
     private func pick(exclusive: Bool) -> LibPQConnection? {
         // A reserved connection should be idle; a query goes where the picker packs it.
-        let choice = exclusive
-            ? ConnectionPicker.leastLoaded(ready).map { ConnectionPicker.Choice(index: $0.index, load: $0.load, saturated: $0.load > 0) }
-            : picker.choose(ready, now: EventLoop.monotonicNanos())
+        let choice = exclusive ? ConnectionPicker.leastLoaded(ready) : picker.choose(ready, now: EventLoop.monotonicNanos())
         guard let choice else { return nil }
         // Every open connection is full or stalled: open another (one at a time) while sharing these.
         if choice.saturated { openConnectionIfNeeded() }

@@ -204,8 +204,8 @@ final class LibPQConnection: EventLoopHandler, @unchecked Sendable {
             flushScheduled = true
             loop.flushAtEndOfTick(self)
         }
-        let statementName = statementMode == .named
-            ? statementNames[StatementKey(sql: query.sql, types: query.parameters.types)] : nil
+        let statementKey = StatementKey(sql: query.sql, types: query.parameters.types)
+        let statementName = statementMode == .named ? statementNames[statementKey] : nil
         // A Parse never goes into a shared segment: skipped there (because another statement
         // failed), it would leave later queries naming a statement the server never created.
         let shares = query.readOnly && !query.resent && (statementMode == .unnamed || statementName != nil)
@@ -224,7 +224,7 @@ final class LibPQConnection: EventLoopHandler, @unchecked Sendable {
                 } else {
                     name = "pgs\(statementNames.count)"
                     guard PQsendPrepare(pg, name, query.sql, count, types) == 1 else { return false }
-                    statementNames[StatementKey(sql: query.sql, types: query.parameters.types)] = name
+                    statementNames[statementKey] = name
                     query.phase = .prepare
                 }
                 return PQsendQueryPrepared(pg, name, count, values, lengths, formats, 1) == 1
@@ -323,12 +323,12 @@ final class LibPQConnection: EventLoopHandler, @unchecked Sendable {
                 PQclear(next)  // nothing is waiting for it (cannot happen in step with the server)
                 continue
             }
+            if next != nil { strayNulls = 0 }
             switch (head, next) {
             case (.sync, let result?):
                 PQclear(result)  // PGRES_PIPELINE_SYNC: the segment is over
                 sent.removeFirst()
             case (.query(let query), let result?):
-                strayNulls = 0
                 handle(result, for: query)
             case (.query(let query), nil) where query.sawResultInPhase:
                 // A NULL ends the results of one command, but only once that command sent one.
@@ -341,8 +341,6 @@ final class LibPQConnection: EventLoopHandler, @unchecked Sendable {
                 }
             case (_, nil):
                 strayNulls += 1
-                if strayNulls > 1 { break }
-                continue
             }
             if strayNulls > 1 { break }
         }

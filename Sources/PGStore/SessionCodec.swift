@@ -151,8 +151,9 @@ struct SessionCodec: Sendable {
         let length = 5 + context.count + message.count
         return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: length) { buffer in
             buffer[0] = contextTag
-            let count = UInt32(context.count)
-            for shift in 0..<4 { buffer[1 + shift] = UInt8(truncatingIfNeeded: count >> (24 - 8 * UInt32(shift))) }
+            withUnsafeBytes(of: UInt32(context.count).bigEndian) {
+                _ = UnsafeMutableBufferPointer(rebasing: buffer[1..<5]).initialize(fromContentsOf: $0)
+            }
             _ = UnsafeMutableBufferPointer(rebasing: buffer[5..<5 + context.count]).initialize(fromContentsOf: context)
             _ = UnsafeMutableBufferPointer(rebasing: buffer[(5 + context.count)...]).initialize(fromContentsOf: message)
             var hmac = keyed

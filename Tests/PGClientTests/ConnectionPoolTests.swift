@@ -194,15 +194,7 @@ struct ConnectionPoolTests {
             try await waitUntil { await pool.inFlightCount == 1 }
             try await Task.sleep(for: .milliseconds(20))  // the slow one's connection has answered nothing since
             let start = ContinuousClock.now
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                for index in 0..<100 {
-                    group.addTask {
-                        let row = try #require(try await pool.query("SELECT $1::int8", [.int8(Int64(index))]).first)
-                        #expect(try row.decode(Int.self, column: 0) == index)
-                    }
-                }
-                try await group.waitForAll()
-            }
+            try await expectEachCallerGetsItsOwnRow(from: pool, count: 100)
             #expect(ContinuousClock.now - start < .milliseconds(700), "the fast queries went to the other connection")
             _ = try await slow.value
         }
@@ -224,15 +216,7 @@ struct ConnectionPoolTests {
             #expect(ContinuousClock.now - start < .seconds(2), "cancelled callers return promptly")
             #expect(cancelled > 0)
             // Every connection serves correct rows afterwards.
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                for index in 0..<200 {
-                    group.addTask {
-                        let row = try #require(try await pool.query("SELECT $1::int8", [.int8(Int64(index))]).first)
-                        #expect(try row.decode(Int.self, column: 0) == index)
-                    }
-                }
-                try await group.waitForAll()
-            }
+            try await expectEachCallerGetsItsOwnRow(from: pool, count: 200)
             // Nothing is left running or stuck once the pipelines drained.
             var busy = 0
             for _ in 0..<100 {

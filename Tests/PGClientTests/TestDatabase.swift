@@ -46,3 +46,19 @@ func withPool<T>(
         throw error
     }
 }
+
+/// Runs `count` concurrent queries on `pool`, each expecting its own value back.
+func expectEachCallerGetsItsOwnRow(
+    from pool: ConnectionPool, count: Int, sourceLocation: SourceLocation = #_sourceLocation
+) async throws {
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        for index in 0..<count {
+            group.addTask {
+                let row = try #require(
+                    try await pool.query("SELECT $1::int8", [.int8(Int64(index))]).first, sourceLocation: sourceLocation)
+                #expect(try row.decode(Int.self, column: 0) == index, sourceLocation: sourceLocation)
+            }
+        }
+        try await group.waitForAll()
+    }
+}
