@@ -225,7 +225,7 @@ public actor ConnectionPool {
         return try await withTaskCancellationHandler {
             try await withUnsafeThrowingContinuation { continuation in
                 pending.setContinuation(continuation)
-                loop.execute { connection.submit(pending) }
+                loop.submit(pending, to: connection)
             }
         } onCancel: {
             loop.execute { connection.cancel(pending) }

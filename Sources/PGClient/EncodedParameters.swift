@@ -1,59 +1,93 @@
 import CLibPQ
 
-/// Parameters laid out the way libpq takes them: one contiguous byte buffer plus per-parameter
-/// offsets, lengths, formats and type OIDs. Built (and validated) on the caller's task, so the
-/// event loop only takes pointers.
+/// Parameters laid out the way libpq takes them: the values back to back in one byte buffer,
+/// and per parameter a type OID, a format and a length. Built (and validated) on the caller's
+/// task, so the event loop only takes pointers.
+///
+/// Two allocations whatever the number of parameters (none without parameters): this is built
+/// for every query, and each array of its own was an allocation of its own.
 struct EncodedParameters: Sendable {
-    private(set) var types: [UInt32] = []
-    private var formats: [Int32] = []
-    private var lengths: [Int32] = []
-    private var offsets: [Int] = []  // -1 for NULL
-    private var buffer: [UInt8] = []
+    /// Three runs of `count` entries: type OIDs, formats (0 text, 1 binary), lengths (`nullLength`
+    /// for NULL). Formats and lengths are libpq's `int`s, stored by bit pattern.
+    private let layout: [UInt32]
+    /// The values in order; text values end with a NUL, which libpq reads up to.
+    private let buffer: [UInt8]
+    let count: Int
 
-    var count: Int { types.count }
+    private static let nullLength = UInt32.max  // -1 as an Int32
+    /// Where an empty value points when the buffer has no storage at all.
+    private nonisolated(unsafe) static let emptyValue: UnsafeMutablePointer<CChar> = {
+        let pointer = UnsafeMutablePointer<CChar>.allocate(capacity: 1)
+        pointer.initialize(to: 0)
+        return pointer
+    }()
+
+    /// The parameters' type OIDs (part of what identifies a prepared statement).
+    var types: ArraySlice<UInt32> { layout[0..<count] }
 
     init(_ values: [PGValue]) throws {
         guard values.count <= Int(UInt16.max) else {
             throw PGError(code: .invalidParameter, message: "\(values.count) parameters; PostgreSQL takes at most 65535")
         }
-        types.reserveCapacity(values.count)
-        formats.reserveCapacity(values.count)
-        lengths.reserveCapacity(values.count)
-        offsets.reserveCapacity(values.count)
+        count = values.count
+        var size = 0
         for (index, value) in values.enumerated() {
             switch value.storage {
-            case .null:
-                append(type: 0, format: 0, length: 0, offset: -1)
+            case .null: break
             case .text(let text):
-                let utf8 = text.utf8
                 // libpq reads text parameters up to their NUL terminator, so a NUL inside would
                 // silently cut the value short. Refuse it instead.
-                if utf8.contains(0) {
+                if text.utf8.contains(0) {
                     throw PGError(code: .invalidParameter, message: "parameter $\(index + 1) contains a NUL character")
                 }
-                guard utf8.count < Int(Int32.max) else { throw Self.tooLarge(index) }
-                let offset = buffer.count
-                buffer.append(contentsOf: utf8)
-                buffer.append(0)
-                append(type: 0, format: 0, length: Int32(utf8.count), offset: offset)
-            case .binary(let oid, let bytes):
+                guard text.utf8.count < Int(Int32.max) else { throw Self.tooLarge(index) }
+                size += text.utf8.count + 1
+            case .binary(_, let bytes):
                 guard bytes.count < Int(Int32.max) else { throw Self.tooLarge(index) }
-                let offset = buffer.count
-                buffer.append(contentsOf: bytes)
-                append(type: oid, format: 1, length: Int32(bytes.count), offset: offset)
+                size += bytes.count
+            case .fixed(_, _, let width):
+                size += width
             }
+        }
+        let count = values.count
+        layout = [UInt32](unsafeUninitializedCapacity: 3 * count) { layout, initialized in
+            for (index, value) in values.enumerated() {
+                let (type, format, length): (UInt32, UInt32, UInt32) =
+                    switch value.storage {
+                    case .null: (0, 0, Self.nullLength)
+                    case .text(let text): (0, 0, UInt32(text.utf8.count))
+                    case .binary(let oid, let bytes): (oid, 1, UInt32(bytes.count))
+                    case .fixed(let oid, _, let width): (oid, 1, UInt32(width))
+                    }
+                layout.initializeElement(at: index, to: type)
+                layout.initializeElement(at: count + index, to: format)
+                layout.initializeElement(at: 2 * count + index, to: length)
+            }
+            initialized = 3 * count
+        }
+        buffer = [UInt8](unsafeUninitializedCapacity: size) { buffer, initialized in
+            var offset = 0
+            func write(_ bytes: some Collection<UInt8>) {
+                offset = UnsafeMutableBufferPointer(rebasing: buffer[offset...]).initialize(fromContentsOf: bytes) + offset
+            }
+            for value in values {
+                switch value.storage {
+                case .null: break
+                case .text(let text):
+                    write(text.utf8)
+                    write(CollectionOfOne(0))
+                case .binary(_, let bytes):
+                    write(bytes)
+                case .fixed(_, let bits, let width):
+                    withUnsafeBytes(of: bits.bigEndian) { write($0.suffix(width)) }
+                }
+            }
+            initialized = offset
         }
     }
 
     private static func tooLarge(_ index: Int) -> PGError {
         PGError(code: .invalidParameter, message: "parameter $\(index + 1) is larger than 2 GB")
-    }
-
-    private mutating func append(type: UInt32, format: Int32, length: Int32, offset: Int) {
-        types.append(type)
-        formats.append(format)
-        lengths.append(length)
-        offsets.append(offset)
     }
 
     /// Calls `body` with libpq's parameter arrays, valid for the duration of the call.
@@ -65,18 +99,26 @@ struct EncodedParameters: Sendable {
             _ types: UnsafePointer<Oid>?
         ) -> R
     ) -> R {
-        buffer.withUnsafeBufferPointer { bytes in
-            let base = UnsafeRawPointer(bytes.baseAddress)
-            let pointers: [UnsafePointer<CChar>?] = offsets.map { offset in
-                guard offset >= 0, let base else { return nil }
-                return (base + offset).assumingMemoryBound(to: CChar.self)
-            }
-            return pointers.withUnsafeBufferPointer { values in
-                lengths.withUnsafeBufferPointer { lengths in
-                    formats.withUnsafeBufferPointer { formats in
-                        types.withUnsafeBufferPointer { types in
-                            body(values.baseAddress, lengths.baseAddress, formats.baseAddress, types.baseAddress)
+        let count = self.count
+        return buffer.withUnsafeBytes { bytes in
+            layout.withUnsafeBufferPointer { layout in
+                withUnsafeTemporaryAllocation(of: UnsafePointer<CChar>?.self, capacity: count) { pointers in
+                    var offset = 0
+                    for index in 0..<count {
+                        let length = layout[2 * count + index]
+                        if length == Self.nullLength {
+                            pointers.initializeElement(at: index, to: nil)
+                            continue
                         }
+                        // A nil pointer would mean NULL: an empty value in an empty buffer needs a real one.
+                        let pointer = bytes.baseAddress.map { ($0 + offset).assumingMemoryBound(to: CChar.self) }
+                        pointers.initializeElement(at: index, to: pointer ?? UnsafePointer(Self.emptyValue))
+                        offset += Int(length) + (layout[count + index] == 0 ? 1 : 0)  // text ends with a NUL
+                    }
+                    return layout.withMemoryRebound(to: Int32.self) { signed in
+                        body(
+                            UnsafePointer(pointers.baseAddress), signed.baseAddress.map { $0 + 2 * count },
+                            signed.baseAddress.map { $0 + count }, layout.baseAddress)
                     }
                 }
             }

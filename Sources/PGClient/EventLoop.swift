@@ -27,10 +27,18 @@ protocol EventLoopHandler: AnyObject {
 /// - DispatchSource would hop through a dispatch queue for every readiness event, costing latency
 ///   and allocations on the hot path.
 final class EventLoop: @unchecked Sendable {
+    /// Work for the loop thread. Queries have a case of their own: a closure per query would cost
+    /// an allocation for its context and another to store it in the queue (closures are kept in
+    /// arrays behind a reabstraction thunk).
+    private enum Job {
+        case run(@Sendable () -> Void)
+        case submit(PendingQuery, LibPQConnection)
+    }
+
     // Shared between threads.
     private let epollFD: Int32
     private let wakeFD: Int32
-    private let jobs = Mutex<[@Sendable () -> Void]>([])
+    private let jobs = Mutex<[Job]>([])
     private let sleeping = Atomic<Bool>(false)
     private let terminated = Mutex<(done: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
 
@@ -41,7 +49,8 @@ final class EventLoop: @unchecked Sendable {
     private var nextTimerID: UInt64 = 1
     private var endOfTick: [any EventLoopHandler] = []
     private var running = true
-    private var spareJobs: [@Sendable () -> Void] = []
+    private var spareJobs: [Job] = []
+    private var spareEndOfTick: [any EventLoopHandler] = []
 
     static let readable: UInt32 = 0x001  // EPOLLIN
     static let writable: UInt32 = 0x004  // EPOLLOUT
@@ -85,6 +94,15 @@ final class EventLoop: @unchecked Sendable {
 
     /// Runs `job` on the loop thread, soon. Safe to call from any thread.
     func execute(_ job: @escaping @Sendable () -> Void) {
+        enqueue(.run(job))
+    }
+
+    /// Hands `query` to `connection` on the loop thread, soon. Safe to call from any thread.
+    func submit(_ query: PendingQuery, to connection: LibPQConnection) {
+        enqueue(.submit(query, connection))
+    }
+
+    private func enqueue(_ job: Job) {
         jobs.withLock { $0.append(job) }
         // Only pay for the wake-up write when the loop is (about to be) asleep in epoll_wait.
         if sleeping.exchange(false, ordering: .sequentiallyConsistent) {
@@ -235,7 +253,12 @@ final class EventLoop: @unchecked Sendable {
             spareJobs = batch
             return false
         }
-        for job in batch { job() }
+        for job in batch {
+            switch job {
+            case .run(let body): body()
+            case .submit(let query, let connection): connection.submit(query)
+            }
+        }
         batch.removeAll(keepingCapacity: true)
         spareJobs = batch
         return true
@@ -243,9 +266,11 @@ final class EventLoop: @unchecked Sendable {
 
     private func flushEndOfTick() {
         guard !endOfTick.isEmpty else { return }
-        let pending = endOfTick
-        endOfTick.removeAll(keepingCapacity: true)
+        var pending = spareEndOfTick
+        swap(&pending, &endOfTick)
         for handler in pending { handler.flushAtEndOfTick() }
+        pending.removeAll(keepingCapacity: true)
+        spareEndOfTick = pending
     }
 
     private func timerTimeoutMillis() -> Int32 {

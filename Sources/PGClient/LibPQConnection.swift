@@ -33,7 +33,7 @@ final class LibPQConnection: EventLoopHandler, @unchecked Sendable {
 
     private struct StatementKey: Hashable {
         let sql: String
-        let types: [UInt32]
+        let types: ArraySlice<UInt32>
     }
 
     let id: Int
@@ -74,7 +74,9 @@ final class LibPQConnection: EventLoopHandler, @unchecked Sendable {
     private var openSegmentCount = 0
     /// The most read-only queries in one segment: bounds the work repeated when one fails.
     private static let maximumSegmentCount = 64
-    private var statementNames: [StatementKey: String] = [:]
+    /// Names of the statements prepared on this connection, NUL-terminated: a short Swift string
+    /// would be copied into a fresh C string on every call.
+    private var statementNames: [StatementKey: [CChar]] = [:]
 
     init(
         id: Int, loop: EventLoop, conninfo: String, redactor: SecretRedactor, statementMode: StatementMode,
@@ -217,12 +219,12 @@ final class LibPQConnection: EventLoopHandler, @unchecked Sendable {
                 query.phase = .query
                 return PQsendQueryParams(pg, query.sql, count, types, values, lengths, formats, 1) == 1
             case .named:
-                let name: String
+                let name: [CChar]
                 if let statementName {
                     name = statementName
                     query.phase = .query
                 } else {
-                    name = "pgs\(statementNames.count)"
+                    name = Array("pgs\(statementNames.count)".utf8CString)
                     guard PQsendPrepare(pg, name, query.sql, count, types) == 1 else { return false }
                     statementNames[statementKey] = name
                     query.phase = .prepare
@@ -389,7 +391,7 @@ final class LibPQConnection: EventLoopHandler, @unchecked Sendable {
         }
     }
 
-    private func forgetStatement(sql: String, types: [UInt32]) {
+    private func forgetStatement(sql: String, types: ArraySlice<UInt32>) {
         statementNames[StatementKey(sql: sql, types: types)] = nil
     }
 

@@ -18,6 +18,9 @@ public struct PGValue: Sendable, Hashable {
         case null
         case text(String)
         case binary(oid: UInt32, bytes: [UInt8])
+        /// A fixed-size binary value (1 to 8 bytes, big-endian on the wire), kept inline: these
+        /// are most parameters, and an array each would be an allocation each.
+        case fixed(oid: UInt32, bits: UInt64, size: Int)
     }
 
     let storage: Storage
@@ -34,28 +37,28 @@ public struct PGValue: Sendable, Hashable {
 
     /// An `int8` (bigint), sent in binary.
     public static func int8(_ value: Int64) -> PGValue {
-        PGValue(storage: .binary(oid: PGType.int8, bytes: bigEndianBytes(UInt64(bitPattern: value))))
+        PGValue(storage: .fixed(oid: PGType.int8, bits: UInt64(bitPattern: value), size: 8))
     }
 
     /// An `int4` (integer), sent in binary.
     public static func int4(_ value: Int32) -> PGValue {
-        PGValue(storage: .binary(oid: PGType.int4, bytes: bigEndianBytes(UInt32(bitPattern: value))))
+        PGValue(storage: .fixed(oid: PGType.int4, bits: UInt64(UInt32(bitPattern: value)), size: 4))
     }
 
     /// A `boolean`, sent in binary.
     public static func bool(_ value: Bool) -> PGValue {
-        PGValue(storage: .binary(oid: PGType.bool, bytes: [value ? 1 : 0]))
+        PGValue(storage: .fixed(oid: PGType.bool, bits: value ? 1 : 0, size: 1))
     }
 
     /// A `float8` (double precision), sent in binary.
     public static func float8(_ value: Double) -> PGValue {
-        PGValue(storage: .binary(oid: PGType.float8, bytes: bigEndianBytes(value.bitPattern)))
+        PGValue(storage: .fixed(oid: PGType.float8, bits: value.bitPattern, size: 8))
     }
 
     /// A `timestamptz`, sent in binary with microsecond precision.
     public static func timestamptz(_ value: Date) -> PGValue {
         let micros = PGTimestamp.microsecondsSincePostgresEpoch(value)
-        return PGValue(storage: .binary(oid: PGType.timestamptz, bytes: bigEndianBytes(UInt64(bitPattern: micros))))
+        return PGValue(storage: .fixed(oid: PGType.timestamptz, bits: UInt64(bitPattern: micros), size: 8))
     }
 
     /// A `uuid`, sent in binary.
@@ -74,7 +77,7 @@ public struct PGValue: Sendable, Hashable {
     var oid: UInt32 {
         switch storage {
         case .null, .text: return 0
-        case .binary(let oid, _): return oid
+        case .binary(let oid, _), .fixed(let oid, _, _): return oid
         }
     }
 }
@@ -97,9 +100,4 @@ extension PGValue: ExpressibleByBooleanLiteral {
 extension PGValue: ExpressibleByNilLiteral {
     /// SQL NULL from `nil`.
     public init(nilLiteral: ()) { self = .null }
-}
-
-@inline(__always)
-func bigEndianBytes<T: FixedWidthInteger>(_ value: T) -> [UInt8] {
-    withUnsafeBytes(of: value.bigEndian) { Array($0) }
 }

@@ -105,6 +105,20 @@ public struct Row: Sendable {
         }
     }
 
+    /// Calls `body` with a column's bytes as the server sent them (binary format), without
+    /// copying them out of the result: for large `bytea` values read once.
+    ///
+    /// The buffer is valid only during the call.
+    /// - Throws: ``PGError`` (``PGError/Code/decoding``) when the column is out of range or NULL,
+    ///   or what `body` throws.
+    public func withUnsafeBytes<Result>(column: Int, _ body: (UnsafeRawBufferPointer) throws -> Result) throws -> Result {
+        let column32 = try result.checkedColumn(column)
+        if result.isNull(row: index, column: column32) {
+            throw PGError.decoding("column \(column) is NULL")
+        }
+        return try result.withValue(row: index, column: column32, body)
+    }
+
     /// Decodes the column with this name as `T`.
     /// - Throws: ``PGError`` (``PGError/Code/decoding``) when there is no such column, it is NULL, or
     ///   of a type `T` cannot be decoded from.

@@ -5,33 +5,53 @@ import Glibc
 /// Reading `Cookie` headers and writing `Set-Cookie` values.
 enum Cookie {
     /// The values of every cookie called `name` in a `Cookie` header, in order.
-    /// Scans the header's UTF-8 bytes in place (the delimiters are ASCII): this runs on every
-    /// request.
-    @inline(never)  // keeps its temporaries out of callers' async frames (see SessionCodec)
     static func values(named name: String, in header: String) -> [Substring] {
-        var header = header
-        header.makeContiguousUTF8()
-        let ranges = header.utf8.withContiguousStorageIfAvailable { valueRanges(named: name, in: $0) } ?? []
-        let utf8 = header.utf8
-        return ranges.map { range in
-            header[utf8.index(utf8.startIndex, offsetBy: range.lowerBound)..<utf8.index(utf8.startIndex, offsetBy: range.upperBound)]
+        var values: [Substring] = []
+        var offset = 0
+        while let (value, next) = value(named: name, in: header, from: offset) {
+            values.append(value)
+            offset = next
         }
+        return values
     }
 
-    /// Byte offsets of the values of every cookie called `name`.
-    private static func valueRanges(named name: String, in bytes: UnsafeBufferPointer<UInt8>) -> [Range<Int>] {
-        var found: [Range<Int>] = []
-        let nameBytes = Array(name.utf8)
+    /// The first value of a cookie called `name` that starts at or after UTF-8 offset `start` of
+    /// `header`, and the offset to look for the next one from. Scans the header's bytes in place
+    /// (the delimiters are ASCII) and allocates nothing: this runs on every request.
+    @inline(never)  // keeps its temporaries out of callers' async frames (see SessionCodec)
+    static func value(named name: String, in header: String, from start: Int) -> (value: Substring, next: Int)? {
+        var name = name
+        let found = header.utf8.withContiguousStorageIfAvailable { bytes in
+            name.withUTF8 { valueRange(named: $0, in: bytes, from: start) }
+        }
+        guard let found else {
+            // A bridged string without contiguous UTF-8: scan a native copy.
+            var copy = header
+            copy.makeContiguousUTF8()
+            return value(named: name, in: copy, from: start)
+        }
+        guard let (range, next) = found else { return nil }
+        let utf8 = header.utf8
+        let lower = utf8.index(utf8.startIndex, offsetBy: range.lowerBound)
+        let upper = utf8.index(utf8.startIndex, offsetBy: range.upperBound)
+        return (header[lower..<upper], next)
+    }
+
+    /// The byte range of the first value of cookie `name` at or after `start`, and where the
+    /// next cookie pair begins.
+    private static func valueRange(
+        named name: UnsafeBufferPointer<UInt8>, in bytes: UnsafeBufferPointer<UInt8>, from start: Int
+    ) -> (Range<Int>, next: Int)? {
         let end = bytes.count
         func isSpace(_ byte: UInt8) -> Bool { byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }
-        var index = 0
+        var index = start
         while index < end {
             while index < end, isSpace(bytes[index]) { index += 1 }
             var pairEnd = index
             while pairEnd < end, bytes[pairEnd] != UInt8(ascii: ";") { pairEnd += 1 }
-            let equals = index + nameBytes.count
+            let equals = index + name.count
             if equals < pairEnd, bytes[equals] == UInt8(ascii: "="),
-                nameBytes.withUnsafeBufferPointer({ $0.elementsEqual(UnsafeBufferPointer(rebasing: bytes[index..<equals])) })
+                name.elementsEqual(UnsafeBufferPointer(rebasing: bytes[index..<equals]))
             {
                 var valueStart = equals + 1
                 var valueEnd = pairEnd
@@ -40,11 +60,11 @@ enum Cookie {
                     valueStart += 1
                     valueEnd -= 1
                 }
-                found.append(valueStart..<valueEnd)
+                return (valueStart..<valueEnd, pairEnd + 1)
             }
             index = pairEnd + 1
         }
-        return found
+        return nil
     }
 
     /// A `Set-Cookie` value; `value == nil` writes an expiring cookie that deletes it.

@@ -53,19 +53,25 @@ struct SessionCodec: Sendable {
 
     enum CookieFailure: Error { case malformed, badSignature, expired }
 
-    /// Returns the session ID in the cookie, or why it is not acceptable.
+    /// Returns the session ID in the cookie (base64url, as rows are keyed), or why it is not
+    /// acceptable.
     @inline(never)
-    func openCookie(_ value: Substring, name: String, now: Int64, maxAge: Int) -> Result<[UInt8], CookieFailure> {
-        guard value.utf8.count <= Self.maximumCookieLength, let bytes = Base64URL.decode(value.utf8) else {
-            return .failure(.malformed)
+    func openCookie(_ value: Substring, name: String, now: Int64, maxAge: Int) -> Result<String, CookieFailure> {
+        guard value.utf8.count <= Self.maximumCookieLength else { return .failure(.malformed) }
+        var name = name
+        let opened = Base64URL.withDecoded(value.utf8) { bytes in
+            name.withUTF8 { context in
+                open(bytes, headerSize: 8, context: UnsafeRawBufferPointer(context), contextTag: 0x43) { header, id in
+                    id.count == Self.idSize ? (header.reduce(0) { $0 << 8 | Int64($1) }, Base64URL.encode(id)) : nil
+                }
+            }
         }
-        switch open(bytes, headerSize: 8, context: Array(name.utf8), contextTag: 0x43) {
+        switch opened {
+        case nil:
+            return .failure(.malformed)
         case .failure(let failure):
             return .failure(failure)
-        case .success(let (header, id)):
-            guard id.count == Self.idSize else { return .failure(.malformed) }
-            var issuedAt: Int64 = 0
-            for byte in header { issuedAt = issuedAt << 8 | Int64(byte) }
+        case .success(let (issuedAt, id)):
             if maxAge > 0 && (issuedAt > now + 300 || now - issuedAt > Int64(maxAge)) { return .failure(.expired) }
             return .success(id)
         }
@@ -78,11 +84,26 @@ struct SessionCodec: Sendable {
         try seal(plaintext, header: [], context: Array(sessionID.utf8), contextTag: 0x44)
     }
 
-    @inline(never)
+    /// The plaintext of sealed data, or `nil` when it does not verify.
     func openData(_ data: [UInt8], sessionID: String) -> [UInt8]? {
-        switch open(data, headerSize: 0, context: Array(sessionID.utf8), contextTag: 0x44) {
-        case .success(let (_, body)): body
-        case .failure: nil
+        data.withUnsafeBytes { data in try? openData(data, sessionID: sessionID) { Array($0) }.get() }
+    }
+
+    /// Opens sealed data and decodes its values straight from the opened bytes, or `nil` when the
+    /// data does not verify or decode.
+    @inline(never)
+    func openValues(_ data: UnsafeRawBufferPointer, sessionID: String) -> [String: SessionValue]? {
+        try? openData(data, sessionID: sessionID) { try? ValueEncoding.decode($0) }.get()
+    }
+
+    private func openData<Body>(_ data: UnsafeRawBufferPointer, sessionID: String, _ body: (UnsafeRawBufferPointer) -> Body?)
+        -> Result<Body, CookieFailure>
+    {
+        var sessionID = sessionID
+        return sessionID.withUTF8 { context in
+            open(data, headerSize: 0, context: UnsafeRawBufferPointer(context), contextTag: 0x44) { _, plaintext in
+                body(plaintext)
+            }
         }
     }
 
@@ -96,7 +117,7 @@ struct SessionCodec: Sendable {
         if let encryptionKey = key.encryptionKey {
             output.append(Self.encryptedVersion)
             output.append(contentsOf: header)
-            let box = try AES.GCM.seal(body, using: encryptionKey, authenticating: associatedData(contextTag, context))
+            let box = try AES.GCM.seal(body, using: encryptionKey, authenticating: [contextTag] + context)
             guard let combined = box.combined else {
                 throw SessionStoreError(.invalidKey, "AES-GCM produced no combined box")
             }
@@ -106,43 +127,59 @@ struct SessionCodec: Sendable {
             output.append(contentsOf: header)
             output.append(contentsOf: body)
         }
-        let mac = authenticationCode(output[...], context: context, contextTag: contextTag, keyed: keyedHMAC)
+        let mac = context.withUnsafeBytes { context in
+            output.withUnsafeBytes { authenticationCode($0, context: context, contextTag: contextTag, keyed: keyedHMAC) }
+        }
         output.append(contentsOf: mac)
         return output
     }
 
-    private func open(_ bytes: [UInt8], headerSize: Int, context: [UInt8], contextTag: UInt8)
-        -> Result<(header: ArraySlice<UInt8>, body: [UInt8]), CookieFailure>
-    {
+    /// Verifies and opens `bytes`, then hands the header and the plaintext body to `body`, whose
+    /// `nil` counts as malformed. Works on the caller's buffers throughout: this runs twice per
+    /// request, and every array it does not make is an allocation saved.
+    private func open<Opened>(
+        _ bytes: UnsafeRawBufferPointer, headerSize: Int, context: UnsafeRawBufferPointer, contextTag: UInt8,
+        _ body: (_ header: UnsafeRawBufferPointer, _ body: UnsafeRawBufferPointer) -> Opened?
+    ) -> Result<Opened, CookieFailure> {
         guard bytes.count >= 1 + headerSize + Self.macSize else { return .failure(.malformed) }
         let version = bytes[0]
         guard version == Self.signedVersion || version == Self.encryptedVersion else { return .failure(.malformed) }
-        let signed = bytes[..<(bytes.count - Self.macSize)]
-        let mac = bytes[(bytes.count - Self.macSize)...]
+        let signed = UnsafeRawBufferPointer(rebasing: bytes[..<(bytes.count - Self.macSize)])
+        let mac = UnsafeRawBufferPointer(rebasing: bytes[(bytes.count - Self.macSize)...])
+        // swift-crypto's constant-time comparison; a raw buffer (unlike an array slice) reaches it
+        // without a heap allocation.
         guard let index = keyedHMACs.firstIndex(where: { keyed in
             authenticationCode(signed, context: context, contextTag: contextTag, keyed: keyed) == mac
         }) else {
             return .failure(.badSignature)
         }
-        let key = keys[index]
-        let header = signed[1..<(1 + headerSize)]
-        let body = signed[(1 + headerSize)...]
-        if version == Self.signedVersion { return .success((header, Array(body))) }
-        guard let encryptionKey = key.encryptionKey,
-            let box = try? AES.GCM.SealedBox(combined: body),
-            let plaintext = try? AES.GCM.open(box, using: encryptionKey, authenticating: associatedData(contextTag, context))
-        else {
-            return .failure(.badSignature)
+        let header = UnsafeRawBufferPointer(rebasing: signed[1..<(1 + headerSize)])
+        let sealed = UnsafeRawBufferPointer(rebasing: signed[(1 + headerSize)...])
+        if version == Self.signedVersion { return body(header, sealed).map { .success($0) } ?? .failure(.malformed) }
+        guard let encryptionKey = keys[index].encryptionKey else { return .failure(.badSignature) }
+        return withAssociatedData(contextTag, context) { associatedData in
+            guard let box = try? AES.GCM.SealedBox(combined: sealed),
+                let plaintext = try? AES.GCM.open(box, using: encryptionKey, authenticating: associatedData)
+            else {
+                return .failure(.badSignature)
+            }
+            return plaintext.withUnsafeBytes { body(header, $0) }.map { .success($0) } ?? .failure(.malformed)
         }
-        return .success((header, Array(plaintext)))
     }
 
-    private func associatedData(_ tag: UInt8, _ context: [UInt8]) -> [UInt8] {
-        [tag] + context
+    /// The AES-GCM associated data (tag, context), on the stack.
+    private func withAssociatedData<Result>(
+        _ tag: UInt8, _ context: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) -> Result
+    ) -> Result {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 1 + context.count) { buffer in
+            buffer[0] = tag
+            _ = UnsafeMutableBufferPointer(rebasing: buffer[1...]).initialize(fromContentsOf: context)
+            return body(UnsafeRawBufferPointer(buffer))
+        }
     }
 
     private func authenticationCode(
-        _ message: ArraySlice<UInt8>, context: [UInt8], contextTag: UInt8, keyed: HMAC<SHA256>
+        _ message: UnsafeRawBufferPointer, context: UnsafeRawBufferPointer, contextTag: UInt8, keyed: HMAC<SHA256>
     ) -> HashedAuthenticationCode<SHA256> {
         // Tag, length-prefixed context, message: no (context, message) pair can be confused with
         // another. Assembled in one buffer (on the stack when small) so that swift-crypto's

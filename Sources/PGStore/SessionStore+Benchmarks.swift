@@ -31,7 +31,7 @@ public struct SessionCodecBenchmark: Sendable {
 
     /// Opens and decodes values from the database (what get does after the query).
     public func openValues(_ data: [UInt8], id: String) -> [String: SessionValue]? {
-        codec.openData(data, sessionID: id).flatMap { try? ValueEncoding.decode($0) }
+        data.withUnsafeBytes { codec.openValues($0, sessionID: id) }
     }
 
     /// Seals a cookie value for the ID (what save does).
@@ -41,9 +41,9 @@ public struct SessionCodecBenchmark: Sendable {
 
     /// Finds and opens the cookie in a `Cookie` header (what get does before the query).
     public func openCookie(header: String, name: String) -> String? {
-        guard let value = Cookie.values(named: name, in: header).first,
+        guard let (value, _) = Cookie.value(named: name, in: header, from: 0),
             case .success(let id) = codec.openCookie(value, name: name, now: Cookie.unixNow(), maxAge: 86_400)
         else { return nil }
-        return Base64URL.encode(id)
+        return id
     }
 }

@@ -128,18 +128,20 @@ public actor SessionStore {
     /// - Throws: `PGError` when the database fails.
     public func get(cookieHeader: String?, name: String) async throws -> Session {
         guard let cookieHeader else { return fresh(name, .noCookie) }
-        let candidates = Cookie.values(named: name, in: cookieHeader)
-        guard !candidates.isEmpty else { return fresh(name, .noCookie) }
         let now = Cookie.unixNow()
-        var reason = Session.FreshReason.malformed
-        // Browsers may send several cookies of one name (different paths); the first valid one wins.
-        for candidate in candidates.prefix(4) {
+        var reason = Session.FreshReason.noCookie
+        var offset = 0
+        var tried = 0
+        // Browsers may send several cookies of one name (different paths); the first valid one
+        // wins. At most four are tried, so a header stuffed with copies costs little.
+        while tried < 4, let (candidate, next) = Cookie.value(named: name, in: cookieHeader, from: offset) {
+            tried += 1
+            offset = next
             switch codec.openCookie(candidate, name: name, now: now, maxAge: configuration.sessionOptions.maxAge) {
             case .failure(.malformed): reason = .malformed
             case .failure(.badSignature): reason = .badSignature
             case .failure(.expired): reason = .expired
-            case .success(let idBytes):
-                let id = Base64URL.encode(idBytes)
+            case .success(let id):
                 if let session = try await load(id: id, name: name) { return session }
                 reason = .notFound
             }
@@ -157,8 +159,7 @@ public actor SessionStore {
     @inline(never)
     private func session(from rows: QueryResult, id: String, name: String) throws -> Session? {
         guard let row = rows.first else { return nil }
-        let data = try row.decode([UInt8].self, column: 0)
-        guard let plaintext = codec.openData(data, sessionID: id), let values = try? ValueEncoding.decode(plaintext) else {
+        guard let values = try row.withUnsafeBytes(column: 0, { codec.openValues($0, sessionID: id) }) else {
             logger.warning("stored session data does not verify; handing out a fresh session", metadata: ["table": "\(table.displayName)"])
             return nil
         }

@@ -70,15 +70,18 @@ enum ValueEncoding {
     /// Decodes the top-level object.
     @inline(never)  // keeps its temporaries out of callers' async frames (see SessionCodec)
     static func decode(_ bytes: [UInt8]) throws -> [String: SessionValue] {
-        try bytes.withUnsafeBufferPointer { buffer in
-            var reader = Reader(buffer: buffer)
-            guard case .object(let members) = try reader.value(depth: 0), reader.isAtEnd else { throw Malformed() }
-            return members
-        }
+        try bytes.withUnsafeBytes { try decode($0) }
+    }
+
+    /// Decodes the top-level object from a buffer (the codec hands over opened bytes in place).
+    static func decode(_ bytes: UnsafeRawBufferPointer) throws -> [String: SessionValue] {
+        var reader = Reader(buffer: bytes)
+        guard case .object(let members) = try reader.value(depth: 0), reader.isAtEnd else { throw Malformed() }
+        return members
     }
 
     private struct Reader {
-        let buffer: UnsafeBufferPointer<UInt8>
+        let buffer: UnsafeRawBufferPointer
         var offset = 0
 
         var isAtEnd: Bool { offset == buffer.count }
@@ -114,7 +117,7 @@ enum ValueEncoding {
         mutating func string() throws -> String {
             let length = try varint()
             guard buffer.count - offset >= length else { throw Malformed() }
-            let slice = UnsafeBufferPointer(rebasing: buffer[offset..<offset + length])
+            let slice = UnsafeRawBufferPointer(rebasing: buffer[offset..<offset + length])
             offset += length
             // Keys and most values are ASCII, which is valid UTF-8 as it stands: build those on
             // the stdlib's fast path. String(validating:) is generic over the encoding and runs

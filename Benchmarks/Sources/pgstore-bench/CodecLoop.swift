@@ -16,11 +16,14 @@ enum CodecLoop {
         let sealed = try codec.sealValues(values, id: id)
         let header = "theme=dark; sid=" + (try codec.sealCookie(id: id, name: "sid"))
         var opened = 0
+        let start = ContinuousClock.now
         for _ in 0..<iterations {
             if let found = codec.openCookie(header: header, name: "sid"), codec.openValues(sealed, id: found)?.count == 5 {
                 opened += 1
             }
         }
-        log("codec loop: \(opened) of \(iterations) gets opened")
+        let elapsed = ContinuousClock.now - start
+        let nanos = Double(elapsed.components.seconds) * 1e9 + Double(elapsed.components.attoseconds) / 1e9
+        log("codec loop: \(opened) of \(iterations) gets opened, \(Int(nanos / Double(max(iterations, 1)))) ns each")
     }
 }
