@@ -80,6 +80,36 @@ struct TypeRoundTripTests {
         }
     }
 
+    @Test func byteaWithoutCopying() async throws {
+        try await withPool { pool in
+            let bytes: [UInt8] = [0, 1, 2, 254, 255]
+            let row = try #require(try await pool.query("SELECT $1::bytea, NULL::bytea", [.bytea(bytes)]).first)
+            #expect(try row.withUnsafeBytes(column: 0) { Array($0) } == bytes)
+            // NULL and a column out of range are errors, not an empty buffer or a trap.
+            #expect(throws: PGError.self) { try row.withUnsafeBytes(column: 1) { $0.count } }
+            #expect(throws: PGError.self) { try row.withUnsafeBytes(column: 2) { $0.count } }
+        }
+    }
+
+    @Test func emptyValuesAreNotNull() async throws {
+        try await withPool { pool in
+            // An empty bytea alone leaves the parameter buffer empty: it must still travel as a
+            // value, not as NULL.
+            let alone = try #require(try await pool.query("SELECT $1::bytea IS NULL, length($1::bytea)", [.bytea([])]).first)
+            #expect(try alone.decode(Bool.self, column: 0) == false)
+            #expect(try alone.decode(Int.self, column: 1) == 0)
+            let mixed = try #require(try await pool.query(
+                "SELECT $1::bytea, $2::text, $3::int4, $4::text IS NULL, $5::bytea, $6::bool",
+                [.bytea([]), "", .int4(-7), nil, .bytea([9, 8]), true]).first)
+            #expect(try mixed.decode([UInt8].self, column: 0) == [])
+            #expect(try mixed.decode(String.self, column: 1) == "")
+            #expect(try mixed.decode(Int32.self, column: 2) == -7)
+            #expect(try mixed.decode(Bool.self, column: 3) == true)
+            #expect(try mixed.decode([UInt8].self, column: 4) == [9, 8])
+            #expect(try mixed.decode(Bool.self, column: 5) == true)
+        }
+    }
+
     @Test func timestampsDatesUUIDsAndJSON() async throws {
         try await withPool { pool in
             let date = Date(timeIntervalSince1970: 1_700_000_000.123456)
