@@ -40,6 +40,9 @@ public actor ConnectionPool {
     /// the only writer; anything but the plain case (wait, grow, reserve) goes through it.
     private nonisolated let router = Mutex<[LibPQConnection]>([])
     private nonisolated let growRequested = Atomic<Bool>(false)
+    /// Set while a `serveWaiters` hop is on its way: completions need only one at a time (one per
+    /// completed query was a task, and at 10,000 waiting callers thousands of them queued up).
+    private nonisolated let serveRequested = Atomic<Bool>(false)
     private nonisolated let picker: ConnectionPicker
     private let logger: Logger
 
@@ -265,9 +268,34 @@ public actor ConnectionPool {
     /// Picks a connection for one query (or reserves one, when `exclusive`), waiting when none has
     /// room. The connection's in-flight count is already raised on return.
     func lease(exclusive: Bool) async throws -> LibPQConnection {
+        let (connection, id) = try connectionOrWaiterID(exclusive: exclusive)
+        if let connection { return connection }
+        let deadline = ContinuousClock.now + configuration.connectionWaitTimeout
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                waiters.append(Waiter(id: id, exclusive: exclusive, continuation: continuation, deadline: deadline))
+                waiting.add(1, ordering: .sequentiallyConsistent)
+                if !timeoutSweeperRunning {
+                    timeoutSweeperRunning = true
+                    Task { await self.sweepTimeouts() }
+                }
+                // A query that completed after pick() found no room, but before `waiting` was
+                // raised, saw no waiter and scheduled nothing: look once more now that it is.
+                serveWaiters()
+            }
+        } onCancel: {
+            Task { await self.removeWaiter(id, error: CancellationError()) }
+        }
+    }
+
+    /// A connection at once, or the ID under which the caller is to wait; throws when it must
+    /// not wait. Out of line, so that the errors it builds stay out of the async frame of
+    /// `lease`, which every waiting caller keeps.
+    @inline(never)
+    private func connectionOrWaiterID(exclusive: Bool) throws -> (LibPQConnection?, Int) {
         try Task.checkCancellation()
         if closed { throw PGError.poolClosed }
-        if let connection = pick(exclusive: exclusive) { return connection }
+        if let connection = pick(exclusive: exclusive) { return (connection, 0) }
         openConnectionIfNeeded()
         if ready.isEmpty && connections.isEmpty, consecutiveFailures > 0, let lastConnectError {
             // The server is unreachable: fail fast rather than queue behind a backoff; a retry is
@@ -277,21 +305,8 @@ public actor ConnectionPool {
         guard waiters.count < configuration.maximumWaiters else {
             throw PGError(code: .tooManyWaiters, message: "\(waiters.count) callers already wait for a connection")
         }
-        let id = nextID
         nextID += 1
-        let deadline = ContinuousClock.now + configuration.connectionWaitTimeout
-        return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { continuation in
-                waiters.append(Waiter(id: id, exclusive: exclusive, continuation: continuation, deadline: deadline))
-                waiting.add(1, ordering: .relaxed)
-                if !timeoutSweeperRunning {
-                    timeoutSweeperRunning = true
-                    Task { await self.sweepTimeouts() }
-                }
-            }
-        } onCancel: {
-            Task { await self.removeWaiter(id, error: CancellationError()) }
-        }
+        return (nil, nextID - 1)
     }
 
     private func pick(exclusive: Bool) -> LibPQConnection? {
@@ -324,6 +339,10 @@ public actor ConnectionPool {
     }
 
     private func serveWaiters() {
+        // Cleared before serving, so a completion from here on schedules another round. An
+        // exchange, not a store: reading the flag a completion set makes that completion's
+        // lower in-flight count visible to the picks below.
+        _ = serveRequested.exchange(false, ordering: .acquiringAndReleasing)
         while let waiter = waiters.first, let connection = pick(exclusive: waiter.exclusive) {
             waiters.removeFirst()
             waiting.subtract(1, ordering: .relaxed)
@@ -391,7 +410,9 @@ public actor ConnectionPool {
                 },
                 completed: { [weak self] connection in
                     // Only hop to the pool when someone waits for room.
-                    guard let self, self.waiting.load(ordering: .relaxed) > 0 else { return }
+                    guard let self, self.waiting.load(ordering: .sequentiallyConsistent) > 0,
+                        !self.serveRequested.exchange(true, ordering: .acquiringAndReleasing)
+                    else { return }
                     Task { await self.serveWaiters() }
                 }
             ))

@@ -404,7 +404,9 @@ final class LibPQConnection: EventLoopHandler, @unchecked Sendable {
 
     private func finishedOne() {
         lastProgress.store(EventLoop.monotonicNanos(), ordering: .relaxed)
-        inFlight.subtract(1, ordering: .relaxed)
+        // Sequentially consistent, like the pool's count of waiters: a completion and a caller
+        // starting to wait each see the other (see ConnectionPool.lease).
+        inFlight.subtract(1, ordering: .sequentiallyConsistent)
         callbacks.completed(self)
     }
 
@@ -529,6 +531,6 @@ func withCStringArray<R>(_ strings: [String], _ body: (UnsafePointer<UnsafePoint
 }
 
 extension LibPQConnection: PipelineLoad {
-    var queriesInFlight: Int { inFlight.load(ordering: .relaxed) }
+    var queriesInFlight: Int { inFlight.load(ordering: .sequentiallyConsistent) }
     var lastProgressNanos: UInt64 { lastProgress.load(ordering: .relaxed) }
 }

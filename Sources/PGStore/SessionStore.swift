@@ -127,45 +127,83 @@ public actor SessionStore {
     /// - Returns: the stored session or a fresh one; see ``get(_:name:)``.
     /// - Throws: `PGError` when the database fails.
     public func get(cookieHeader: String?, name: String) async throws -> Session {
-        guard let cookieHeader else { return fresh(name, .noCookie) }
-        let now = Cookie.unixNow()
-        var reason = Session.FreshReason.noCookie
-        var offset = 0
-        var tried = 0
+        var search = CookieSearch(now: Cookie.unixNow())
+        var found: StoredSession?
         // Browsers may send several cookies of one name (different paths); the first valid one
-        // wins. At most four are tried, so a header stuffed with copies costs little.
-        while tried < 4, let (candidate, next) = Cookie.value(named: name, in: cookieHeader, from: offset) {
-            tried += 1
-            offset = next
-            switch codec.openCookie(candidate, name: name, now: now, maxAge: configuration.sessionOptions.maxAge) {
-            case .failure(.malformed): reason = .malformed
-            case .failure(.badSignature): reason = .badSignature
-            case .failure(.expired): reason = .expired
-            case .success(let id):
-                if let session = try await load(id: id, name: name) { return session }
-                reason = .notFound
+        // wins. The scanning, the codec and the building of the session run out of line, and
+        // only small values live across the query: a task keeps this frame while it waits, and
+        // at 10,000 waiting tasks its size shows in peak RSS. (One call that returns a `Session`,
+        // since each such call site costs room for a whole `Session` in the frame.)
+        if let cookieHeader {
+            while found == nil, let id = nextCandidateID(&search, in: cookieHeader, name: name) {
+                let rows = try await select(id: id, touchThreshold: touchThreshold)
+                found = try storedSession(in: rows, id: id)
+                if found == nil { search.reason = .notFound }
             }
         }
-        return fresh(name, reason)
+        return session(found, name: name, reason: search.reason)
     }
 
-    private func load(id: String, name: String) async throws -> Session? {
-        let rows = try await pool.query(table.selectSQL, [.text(id), .float8(touchThreshold)], readOnly: true)
-        return try session(from: rows, id: id, name: name)
-    }
-
-    /// The stored session in the SELECT's rows, or `nil`. Kept out of line: sync work inlined into
-    /// an async function can sit in its task's frame while the task waits (see SessionCodec).
+    /// The row of session `id`, if live. Its own small frame: the arguments it builds stay out of
+    /// `get`'s.
     @inline(never)
-    private func session(from rows: QueryResult, id: String, name: String) throws -> Session? {
+    private nonisolated func select(id: String, touchThreshold: Double) async throws -> QueryResult {
+        try await pool.query(table.selectSQL, [.text(id), .float8(touchThreshold)], readOnly: true)
+    }
+
+    /// Where the search through a `Cookie` header stands.
+    private struct CookieSearch {
+        let now: Int64
+        var offset = 0
+        var tried = 0
+        var reason = Session.FreshReason.noCookie
+    }
+
+    /// The session ID in the next cookie named `name` that opens, or `nil` when none is left
+    /// (at most four are tried, so a header stuffed with copies costs little).
+    @inline(never)
+    private func nextCandidateID(_ search: inout CookieSearch, in header: String, name: String) -> String? {
+        while search.tried < 4, let (candidate, next) = Cookie.value(named: name, in: header, from: search.offset) {
+            search.tried += 1
+            search.offset = next
+            switch codec.openCookie(candidate, name: name, now: search.now, maxAge: configuration.sessionOptions.maxAge) {
+            case .failure(.malformed): search.reason = .malformed
+            case .failure(.badSignature): search.reason = .badSignature
+            case .failure(.expired): search.reason = .expired
+            case .success(let id): return id
+            }
+        }
+        return nil
+    }
+
+    /// What `get` keeps of a stored session until it builds the `Session`.
+    private struct StoredSession {
+        let id: String
+        let values: [String: SessionValue]
+        let touchDue: Bool
+    }
+
+    /// The session stored in the SELECT's rows, or `nil` when there is no row or its data does
+    /// not verify. Out of line, like the other sync steps of `get`: sync work inlined into an
+    /// async function can sit in the task's frame while the task waits.
+    @inline(never)
+    private func storedSession(in rows: QueryResult, id: String) throws -> StoredSession? {
         guard let row = rows.first else { return nil }
         guard let values = try row.withUnsafeBytes(column: 0, { codec.openValues($0, sessionID: id) }) else {
             logger.warning("stored session data does not verify; handing out a fresh session", metadata: ["table": "\(table.displayName)"])
             return nil
         }
+        return StoredSession(id: id, values: values, touchDue: try row.decode(Bool.self, column: 1))
+    }
+
+    /// The stored session, or a fresh one for `reason`.
+    @inline(never)  // see storedSession(in:id:)
+    private func session(_ stored: StoredSession?, name: String, reason: Session.FreshReason) -> Session {
+        guard let stored else { return fresh(name, reason) }
         var session = Session(
-            id: id, name: name, values: values, options: configuration.sessionOptions, isNew: false, freshReason: nil)
-        session.touchDue = try row.decode(Bool.self, column: 1)
+            id: stored.id, name: name, values: stored.values, options: configuration.sessionOptions, isNew: false,
+            freshReason: nil)
+        session.touchDue = stored.touchDue
         return session
     }
 
@@ -301,8 +339,11 @@ public actor SessionStore {
     }
 
     /// A loaded session's expiry is due to move once less than this many seconds are left.
+    /// (Out of line: the configuration copies it reads stay out of `get`'s async frame.)
     var touchThreshold: Double {
-        Double(rowMaxAge(configuration.sessionOptions)) * (1 - min(max(configuration.touchFraction, 0), 1))
+        @inline(never) get {
+            Double(rowMaxAge(configuration.sessionOptions)) * (1 - min(max(configuration.touchFraction, 0), 1))
+        }
     }
 
     /// The row's lifetime: the session's max age, or the store's for browser-session cookies.
