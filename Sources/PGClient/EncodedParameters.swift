@@ -29,39 +29,16 @@ struct EncodedParameters: Sendable {
         guard values.count <= Int(UInt16.max) else {
             throw PGError(code: .invalidParameter, message: "\(values.count) parameters; PostgreSQL takes at most 65535")
         }
-        count = values.count
-        var size = 0
-        for (index, value) in values.enumerated() {
-            switch value.storage {
-            case .null: break
-            case .text(let text):
-                // libpq reads text parameters up to their NUL terminator, so a NUL inside would
-                // silently cut the value short. Refuse it instead.
-                if text.utf8.contains(0) {
-                    throw PGError(code: .invalidParameter, message: "parameter $\(index + 1) contains a NUL character")
-                }
-                guard text.utf8.count < Int(Int32.max) else { throw Self.tooLarge(index) }
-                size += text.utf8.count + 1
-            case .binary(_, let bytes):
-                guard bytes.count < Int(Int32.max) else { throw Self.tooLarge(index) }
-                size += bytes.count
-            case .fixed(_, _, let width):
-                size += width
-            }
-        }
         let count = values.count
-        layout = [UInt32](unsafeUninitializedCapacity: 3 * count) { layout, initialized in
+        self.count = count
+        var size = 0
+        layout = try [UInt32](unsafeUninitializedCapacity: 3 * count) { layout, initialized in
             for (index, value) in values.enumerated() {
-                let (type, format, length): (UInt32, UInt32, UInt32) =
-                    switch value.storage {
-                    case .null: (0, 0, Self.nullLength)
-                    case .text(let text): (0, 0, UInt32(text.utf8.count))
-                    case .binary(let oid, let bytes): (oid, 1, UInt32(bytes.count))
-                    case .fixed(let oid, _, let width): (oid, 1, UInt32(width))
-                    }
+                let (type, format, length) = try Self.layout(of: value, index: index)
                 layout.initializeElement(at: index, to: type)
                 layout.initializeElement(at: count + index, to: format)
                 layout.initializeElement(at: 2 * count + index, to: length)
+                if length != Self.nullLength { size += Int(length) + (format == 0 ? 1 : 0) }  // text ends with a NUL
             }
             initialized = 3 * count
         }
@@ -83,6 +60,27 @@ struct EncodedParameters: Sendable {
                 }
             }
             initialized = offset
+        }
+    }
+
+    /// A parameter's type OID, format and length, checked for what libpq cannot send.
+    private static func layout(of value: PGValue, index: Int) throws -> (type: UInt32, format: UInt32, length: UInt32) {
+        switch value.storage {
+        case .null:
+            return (0, 0, nullLength)
+        case .text(let text):
+            // libpq reads text parameters up to their NUL terminator, so a NUL inside would
+            // silently cut the value short. Refuse it instead.
+            if text.utf8.contains(0) {
+                throw PGError(code: .invalidParameter, message: "parameter $\(index + 1) contains a NUL character")
+            }
+            guard text.utf8.count < Int(Int32.max) else { throw tooLarge(index) }
+            return (0, 0, UInt32(text.utf8.count))
+        case .binary(let oid, let bytes):
+            guard bytes.count < Int(Int32.max) else { throw tooLarge(index) }
+            return (oid, 1, UInt32(bytes.count))
+        case .fixed(let oid, _, let width):
+            return (oid, 1, UInt32(width))
         }
     }
 

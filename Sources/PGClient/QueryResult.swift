@@ -97,12 +97,17 @@ public struct Row: Sendable {
     /// - Throws: ``PGError`` (``PGError/Code/decoding``) when the column is out of range or of a type
     ///   `T` cannot be decoded from.
     public func decodeIfPresent<T: PGDecodable>(_ type: T.Type = T.self, column: Int) throws -> T? {
+        try withValueIfPresent(column: column) { bytes, oid in try T.decode(pgBinary: bytes, type: oid) }
+    }
+
+    /// Calls `body` with a column's bytes and type OID, or returns `nil` when it is NULL.
+    private func withValueIfPresent<Result>(
+        column: Int, _ body: (UnsafeRawBufferPointer, UInt32) throws -> Result
+    ) throws -> Result? {
         let column32 = try result.checkedColumn(column)
         if result.isNull(row: index, column: column32) { return nil }
         let oid = result.type(of: column32)
-        return try result.withValue(row: index, column: column32) { bytes in
-            try T.decode(pgBinary: bytes, type: oid)
-        }
+        return try result.withValue(row: index, column: column32) { try body($0, oid) }
     }
 
     /// Calls `body` with a column's bytes as the server sent them (binary format), without
@@ -112,11 +117,10 @@ public struct Row: Sendable {
     /// - Throws: ``PGError`` (``PGError/Code/decoding``) when the column is out of range or NULL,
     ///   or what `body` throws.
     public func withUnsafeBytes<Result>(column: Int, _ body: (UnsafeRawBufferPointer) throws -> Result) throws -> Result {
-        let column32 = try result.checkedColumn(column)
-        if result.isNull(row: index, column: column32) {
+        guard let value = try withValueIfPresent(column: column, { bytes, _ in try body(bytes) }) else {
             throw PGError.decoding("column \(column) is NULL")
         }
-        return try result.withValue(row: index, column: column32, body)
+        return value
     }
 
     /// Decodes the column with this name as `T`.

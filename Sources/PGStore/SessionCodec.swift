@@ -117,7 +117,9 @@ struct SessionCodec: Sendable {
         if let encryptionKey = key.encryptionKey {
             output.append(Self.encryptedVersion)
             output.append(contentsOf: header)
-            let box = try AES.GCM.seal(body, using: encryptionKey, authenticating: [contextTag] + context)
+            let box = try context.withUnsafeBytes { context in
+                try withAssociatedData(contextTag, context) { try AES.GCM.seal(body, using: encryptionKey, authenticating: $0) }
+            }
             guard let combined = box.combined else {
                 throw SessionStoreError(.invalidKey, "AES-GCM produced no combined box")
             }
@@ -169,12 +171,12 @@ struct SessionCodec: Sendable {
 
     /// The AES-GCM associated data (tag, context), on the stack.
     private func withAssociatedData<Result>(
-        _ tag: UInt8, _ context: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) -> Result
-    ) -> Result {
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 1 + context.count) { buffer in
+        _ tag: UInt8, _ context: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) throws -> Result
+    ) rethrows -> Result {
+        try withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 1 + context.count) { buffer in
             buffer[0] = tag
             _ = UnsafeMutableBufferPointer(rebasing: buffer[1...]).initialize(fromContentsOf: context)
-            return body(UnsafeRawBufferPointer(buffer))
+            return try body(UnsafeRawBufferPointer(buffer))
         }
     }
 

@@ -212,7 +212,7 @@ public actor SessionStore {
         fresh(name, .requested)
     }
 
-    @inline(never)  // out of get's async frame (see session(from:id:name:))
+    @inline(never)  // out of get's async frame (see storedSession(in:id:))
     private func fresh(_ name: String, _ reason: Session.FreshReason) -> Session {
         if reason != .requested && reason != .noCookie {
             logger.debug("fresh session", metadata: ["name": "\(name)", "reason": "\(reason)"])
