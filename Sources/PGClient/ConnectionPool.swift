@@ -215,8 +215,12 @@ public actor ConnectionPool {
     /// over the open connections (for tests).
     var resentQueryCount: Int { connections.values.reduce(0) { $0 + $1.resentCount.load(ordering: .relaxed) } }
 
-    /// The number of queries sent and not yet answered, over all connections (for tests).
-    var inFlightCount: Int { connections.values.reduce(0) { $0 + $1.inFlight.load(ordering: .relaxed) } }
+    /// The number of queries sent (or about to be) and not yet answered, over the connections
+    /// open for sharing (for tests). Read without the actor, as a caller picking a connection
+    /// reads it.
+    nonisolated var inFlightCount: Int {
+        router.withLock { $0.reduce(0) { $0 + $1.inFlight.load(ordering: .sequentiallyConsistent) } }
+    }
 
     // MARK: Running queries
 

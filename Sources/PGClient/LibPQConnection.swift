@@ -188,8 +188,7 @@ final class LibPQConnection: EventLoopHandler, @unchecked Sendable {
     func submit(_ query: PendingQuery) {
         query.submitted = true
         if query.cancelRequested {
-            query.fail(CancellationError())
-            finishedOne()
+            finished(query, failing: CancellationError())
             return
         }
         guard state == .ready, let pg else {
@@ -197,8 +196,7 @@ final class LibPQConnection: EventLoopHandler, @unchecked Sendable {
                 code: state == .draining ? .connectionClosed : .connectionFailed,
                 message: "the connection is no longer open")
             error.wasNotSent = true
-            query.fail(error)
-            finishedOne()
+            finished(query, failing: error)
             return
         }
         // One flush (and uncork) per connection per tick, whatever this tick sends.
@@ -362,8 +360,7 @@ final class LibPQConnection: EventLoopHandler, @unchecked Sendable {
             submit(query)
             return
         }
-        query.complete()
-        finishedOne()
+        finished(query)
     }
 
     private func handle(_ result: OpaquePointer, for head: PendingQuery) {
@@ -402,11 +399,17 @@ final class LibPQConnection: EventLoopHandler, @unchecked Sendable {
         }
     }
 
-    private func finishedOne() {
+    /// A query leaves the pipeline: it stops counting against the connection, its caller
+    /// resumes (with `error`, or with what the server sent), and the pool hears of the room. The
+    /// count drops first: a caller whose query is answered must never find it still counted
+    /// (its next query could be refused room it has, and a test waiting for a count would read a
+    /// stale one and go on too early).
+    private func finished(_ query: PendingQuery, failing error: (any Error)? = nil) {
         lastProgress.store(EventLoop.monotonicNanos(), ordering: .relaxed)
         // Sequentially consistent, like the pool's count of waiters: a completion and a caller
         // starting to wait each see the other (see ConnectionPool.lease).
         inFlight.subtract(1, ordering: .sequentiallyConsistent)
+        if let error { query.fail(error) } else { query.complete() }
         callbacks.completed(self)
     }
 
@@ -470,8 +473,7 @@ final class LibPQConnection: EventLoopHandler, @unchecked Sendable {
         openSegmentCount = 0
         while let expected = sent.removeFirst() {
             guard case .query(let query) = expected else { continue }
-            query.fail(error)
-            finishedOne()
+            finished(query, failing: error)
         }
     }
 

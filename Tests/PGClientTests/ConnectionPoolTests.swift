@@ -116,7 +116,7 @@ struct ConnectionPoolTests {
         }) { pool in
             _ = try await pool.query("SELECT 1")  // the one connection is open
             let blocker = Task { try await pool.query("SELECT pg_sleep(1.5)") }
-            try await waitUntil { await pool.inFlightCount == 1 }
+            try await waitUntil { pool.inFlightCount == 1 }
             let start = ContinuousClock.now
             let error = await #expect(throws: PGError.self) { try await pool.query("SELECT 1") }
             let waited = ContinuousClock.now - start
@@ -124,6 +124,24 @@ struct ConnectionPoolTests {
             #expect(waited >= .milliseconds(250))
             #expect(waited < .milliseconds(1_000))
             _ = try await blocker.value
+        }
+    }
+
+    @Test func anAnsweredQueryNoLongerCountsAgainstItsConnection() async throws {
+        // A caller resumes only after its query has left the connection's count. Otherwise its
+        // next query could be refused room it has (here, with a pipeline depth of one), and the
+        // exhaustion test above could see its first query's stale count and go on too early.
+        try await withPool({
+            $0.maximumConnections = 1
+            $0.maximumPipelineDepth = 1
+        }) { pool in
+            for index in 0..<500 {
+                let row = try #require(try await pool.query("SELECT $1::int8", [.int8(Int64(index))]).first)
+                #expect(try row.decode(Int.self, column: 0) == index)
+                let counted = pool.inFlightCount
+                #expect(counted == 0, "query \(index) was still counted after its caller resumed")
+                if counted != 0 { break }
+            }
         }
     }
 
@@ -136,7 +154,7 @@ struct ConnectionPoolTests {
             _ = try await pool.query("SELECT 1")  // the one connection is open
             let blocker = Task { try await pool.query("SELECT pg_sleep(0.5)") }
             // A busy CI machine can be slow to schedule tasks: wait for each state, never guess.
-            try await waitUntil { await pool.inFlightCount == 1 }
+            try await waitUntil { pool.inFlightCount == 1 }
             let waiters = (0..<2).map { _ in Task { try await pool.query("SELECT 1") } }
             try await waitUntil { await pool.waiterCount == 2 }
             let error = await #expect(throws: PGError.self) { try await pool.query("SELECT 1") }
@@ -191,7 +209,7 @@ struct ConnectionPoolTests {
             try await pool.withConnection { _ in try await pool.withConnection { _ in } }
             try await waitUntil { pool.sharedConnectionCount == 2 }
             let slow = Task { try await pool.query("SELECT pg_sleep(1.5)") }
-            try await waitUntil { await pool.inFlightCount == 1 }
+            try await waitUntil { pool.inFlightCount == 1 }
             try await Task.sleep(for: .milliseconds(20))  // the slow one's connection has answered nothing since
             let start = ContinuousClock.now
             try await expectEachCallerGetsItsOwnRow(from: pool, count: 100)
