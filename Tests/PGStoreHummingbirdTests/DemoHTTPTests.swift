@@ -42,6 +42,27 @@ enum HTTPTestSupport {
             configuration: configuration, poolConfiguration: poolConfiguration)
     }
 
+    /// Runs `body` against the demo app on a real socket, with a store on a table of its own;
+    /// the table is dropped and the store closed afterwards, also when `body` throws.
+    static func withDemoApp(
+        poolConfiguration: ConnectionPool.Configuration = .init(), logger: Logger? = nil,
+        _ body: @Sendable (_ store: SessionStore, _ table: String, _ client: any TestClientProtocol) async throws -> Void
+    ) async throws {
+        let table = TestEnvironment.uniqueName("demo")
+        let store = try await Self.store(table: table, poolConfiguration: poolConfiguration)
+        let router = DemoApp.router(store: store)
+        let app = if let logger { Application(router: router, logger: logger) } else { Application(router: router) }
+        do {
+            try await app.test(.live) { client in try await body(store, table, client) }
+        } catch {
+            _ = try? await store.pool.query("DROP TABLE \"\(table)\"")
+            await store.close()
+            throw error
+        }
+        _ = try? await store.pool.query("DROP TABLE \"\(table)\"")
+        await store.close()
+    }
+
     static func visits(_ response: TestResponse) -> Int? {
         let body = String(buffer: response.body)
         guard let start = body.range(of: "<span id=\"visits\">"), let end = body.range(of: "</span>", range: start.upperBound..<body.endIndex) else {
@@ -69,10 +90,7 @@ final class RecordingLogHandler: LogHandler, Sendable {
 @Suite("Demo app over real HTTP")
 struct DemoHTTPTests {
     @Test func cookieAttributesCounterLoginLogout() async throws {
-        let table = TestEnvironment.uniqueName("demo")
-        let store = try await HTTPTestSupport.store(table: table)
-        let app = Application(router: DemoApp.router(store: store))
-        try await app.test(.live) { client in
+        try await HTTPTestSupport.withDemoApp { store, table, client in
             var jar = CookieJar()
             // First response: a cookie with HttpOnly, SameSite and Path.
             let first = try await client.execute(uri: "/", method: .get)
@@ -121,15 +139,10 @@ struct DemoHTTPTests {
             jar.store(logout)
             #expect(jar.cookies["sid"] == nil)
         }
-        _ = try await store.pool.query("DROP TABLE \"\(table)\"")
-        await store.close()
     }
 
     @Test func tamperedCookieGetsAFreshSessionNotAnError() async throws {
-        let table = TestEnvironment.uniqueName("demo")
-        let store = try await HTTPTestSupport.store(table: table)
-        let app = Application(router: DemoApp.router(store: store))
-        try await app.test(.live) { client in
+        try await HTTPTestSupport.withDemoApp { _, _, client in
             var jar = CookieJar()
             jar.store(try await client.execute(uri: "/", method: .get))
             let cookie = try #require(jar.cookies["sid"])
@@ -140,23 +153,18 @@ struct DemoHTTPTests {
                 #expect(HTTPTestSupport.visits(response) == 1)
             }
         }
-        _ = try await store.pool.query("DROP TABLE \"\(table)\"")
-        await store.close()
     }
 }
 
 @Suite("Demo app when the database goes away (HTTPServerRestartTests)", .serialized)
 struct HTTPServerRestartTests {
     @Test func serviceUnavailableWhileTheDatabaseIsDownThenBackWithoutRestart() async throws {
-        let table = TestEnvironment.uniqueName("demo")
         var poolConfiguration = ConnectionPool.Configuration()
         poolConfiguration.connectionWaitTimeout = .seconds(2)
         poolConfiguration.maximumReconnectDelay = .milliseconds(200)
-        let store = try await HTTPTestSupport.store(table: table, poolConfiguration: poolConfiguration)
         let recorder = RecordingLogHandler()
         let logger = Logger(label: "demo-test", factory: { _ in recorder })
-        let app = Application(router: DemoApp.router(store: store), logger: logger)
-        try await app.test(.live) { client in
+        try await HTTPTestSupport.withDemoApp(poolConfiguration: poolConfiguration, logger: logger) { _, _, client in
             #expect(try await client.execute(uri: "/", method: .get).status == .ok)
             try TestEnvironment.pgctl("stop")
             let down = try await client.execute(uri: "/", method: .get)
@@ -173,7 +181,5 @@ struct HTTPServerRestartTests {
             }
             #expect(recovered, "serves again once the database is back, without a restart")
         }
-        _ = try? await store.pool.query("DROP TABLE \"\(table)\"")
-        await store.close()
     }
 }
