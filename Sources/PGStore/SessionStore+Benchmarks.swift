@@ -34,6 +34,11 @@ public struct SessionCodecBenchmark: Sendable {
         data.withUnsafeBytes { codec.openValues($0, sessionID: id) }
     }
 
+    /// Opens and decodes values in place, as get does with the row's bytes.
+    public func openValues(_ data: UnsafeRawBufferPointer, id: String) -> [String: SessionValue]? {
+        codec.openValues(data, sessionID: id)
+    }
+
     /// Seals a cookie value for the ID (what save does).
     public func sealCookie(id: String, name: String) throws -> String {
         try codec.sealCookie(id: Base64URL.decode(Substring(id).utf8) ?? [], name: name, issuedAt: Cookie.unixNow())

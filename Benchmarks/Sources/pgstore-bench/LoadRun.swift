@@ -1,10 +1,12 @@
 import Foundation
-import PGStore
+@_spi(Benchmarks) import PGStore
 import PGClient
 
 /// The store's SELECT and its constant parameters, for the `raw` mode (set up in main).
 nonisolated(unsafe) var rawQuery: (String, [PGValue]) = ("", [])
 nonisolated(unsafe) var rawKeyCount = 1
+/// The store's codec (same keys) for the `noactor` mode (set up in main).
+nonisolated(unsafe) var noActorCodec: SessionCodecBenchmark?
 
 /// One measured run: `tasks` concurrent tasks doing `mode` operations for `seconds`.
 enum LoadRun {
@@ -66,10 +68,24 @@ enum LoadRun {
         // 10,000-task run measures peak RSS).
         switch kind {
         case .raw: try await raw(store, &generator)
+        case .noactor: try await getWithoutActor(store, cookies, &generator)
         case .get, .mixed: try await get(store, cookies, &generator)
         case .getsave: try await getSave(store, cookies, &generator)
         case .new: try await new(store, worker)
         }
+    }
+
+    /// A get's codec work and query on the calling task: what `get` costs without the hops onto
+    /// and off the store actor (a diagnostic, not an API: the store keeps its codec on the actor).
+    @inline(never)
+    private static func getWithoutActor(_ store: SessionStore, _ cookies: [String], _ generator: inout FastRandom)
+        async throws
+    {
+        let cookie = cookies[Int.random(in: 0..<cookies.count, using: &generator)]
+        guard let codec = noActorCodec, let id = codec.openCookie(header: cookie, name: "sid") else { throw BenchError.missed }
+        let rows = try await store.pool.query(rawQuery.0, [.text(id)] + rawQuery.1, readOnly: true)
+        guard let row = rows.first else { throw BenchError.missed }
+        if try row.withUnsafeBytes(column: 0, { codec.openValues($0, id: id) }) == nil { throw BenchError.missed }
     }
 
     @inline(never)

@@ -3,8 +3,10 @@ import Foundation
 /// Command-line options of the load generator.
 struct Options {
     /// `raw` runs the store's SELECT straight through the pool (no codec, no store actor), to
-    /// separate the client's cost from the store's.
-    enum Mode: String, CaseIterable { case get, getsave, new, mixed, raw }
+    /// separate the client's cost from the store's. `noactor` does a get's work (open the
+    /// cookie, the SELECT, open and decode the row) on the calling task, without the
+    /// `SessionStore` actor, to measure what the actor's hops cost.
+    enum Mode: String, CaseIterable { case get, getsave, new, mixed, raw, noactor }
 
     var url = ProcessInfo.processInfo.environment["PGSTORE_TEST_URL"] ?? ""
     var modes: [Mode] = [.get]
@@ -23,7 +25,7 @@ struct Options {
     var rounds = 1
 
     static let usage = """
-        usage: pgstore-bench [--url URL] [--mode get,getsave,new,mixed,raw] [--tasks 1,8,64,512] [--pool 8]
+        usage: pgstore-bench [--url URL] [--mode get,getsave,new,mixed,raw,noactor] [--tasks 1,8,64,512] [--pool 8]
                              [--duration 10] [--sessions 100000] [--value-size 200] [--signed-only]
                              [--no-pgbench] [--pgbench-clients 8,32] [--table NAME] [--filler N]
                              [--pack N] [--codec-loop N] [--rounds N]

@@ -103,6 +103,7 @@ do {
 
     rawQuery = (statements.select, [.float8(await store.touchThresholdForBenchmarks)])
     rawKeyCount = options.sessions
+    noActorCodec = try SessionCodecBenchmark(keys: [try makeKey(7, encrypted: options.encrypted)])
     for mode in options.modes {
         var pgbenchBest: (tps: Double, clients: Int) = (0, 0)
         if let pgbench {
