@@ -42,7 +42,10 @@ struct ConnectionPicker {
         var latest: (index: Int, load: Int, silence: UInt64)?
         for (index, connection) in connections.enumerated() {
             let load = connection.queriesInFlight
-            let silence = now &- connection.lastProgressNanos
+            // `now` is read before the lock, and the I/O thread records progress without it: a
+            // progress time after `now` is progress just made, not a silence of 2⁶⁴ ns.
+            let progress = connection.lastProgressNanos
+            let silence = now > progress ? now - progress : 0
             guard load == 0 || silence <= stallNanos else {
                 if silence < latest?.silence ?? UInt64.max { latest = (index, load, silence) }
                 continue

@@ -33,6 +33,18 @@ struct ConnectionPickerTests {
         #expect(picker.choose(connections, now: now) == .init(index: 1, load: 2, saturated: false))
     }
 
+    @Test func progressRecordedAfterNowCountsAsAnswering() {
+        // Another thread may record progress (or a connection's first query) between the
+        // caller's reading of the clock and its look at the connections. Such a connection
+        // answers; it must not look silent for 2⁶⁴ ns and lose to one stuck behind a slow
+        // statement (seen: the fast queries of a test queued behind a pg_sleep).
+        let connections = [
+            Connection(queriesInFlight: 1, lastProgressNanos: now - 25_000_000),  // pg_sleep at its head
+            Connection(queriesInFlight: 4, lastProgressNanos: now + 40_000),
+        ]
+        #expect(picker.choose(connections, now: now) == .init(index: 1, load: 4, saturated: true))
+    }
+
     @Test func anIdleConnectionIsNeverStalled() {
         let connections = [Connection(queriesInFlight: 0, lastProgressNanos: 0)]
         #expect(picker.choose(connections, now: now) == .init(index: 0, load: 0, saturated: false))
