@@ -368,11 +368,9 @@ final class LibPQConnection: EventLoopHandler, @unchecked Sendable {
         head.sawResultInPhase = true
         switch status {
         case PGRES_TUPLES_OK, PGRES_COMMAND_OK, PGRES_EMPTY_QUERY, PGRES_SINGLE_TUPLE:
-            if head.phase == .query && head.error == nil {
-                head.result = QueryResult(taking: result)
-            } else {
-                PQclear(result)
-            }
+            // Copied and cleared here, on the thread that allocated it (see QueryResult).
+            if head.phase == .query && head.error == nil { head.result = QueryResult(copying: result) }
+            PQclear(result)
         case PGRES_PIPELINE_ABORTED:
             PQclear(result)
             head.aborted = true

@@ -1,45 +1,156 @@
 import CLibPQ
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// The rows a statement returned.
 ///
-/// It owns the libpq result (freed exactly once, when the last reference goes) and gives typed,
-/// bounds-checked access: a row or column out of range, a NULL or a value of another type is a
-/// ``PGError`` with code ``PGError/Code/decoding``, never a trap. Results are immutable and may be
-/// shared across tasks.
+/// A compact copy of libpq's result, made on the I/O thread as the result arrives, which then
+/// frees libpq's result at once: what a caller holds until its task runs is one block of about
+/// the size of its data (a libpq result takes at least 2 KB in three or more blocks), and libpq's
+/// memory is freed by the thread that allocated it, so it never crosses to the workers that free
+/// results (a cross-thread `free` contends for the allocating thread's malloc arena).
+///
+/// Access is typed and bounds-checked: a row or column out of range, a NULL or a value of another
+/// type is a ``PGError`` with code ``PGError/Code/decoding``, never a trap. Results are immutable
+/// and may be shared across tasks.
 public final class QueryResult: Sendable {
-    // A PGresult is read-only after creation and libpq allows reading it from any thread.
-    private nonisolated(unsafe) let handle: OpaquePointer
-
     /// The number of rows.
     public let rowCount: Int
     /// The number of columns.
     public let columnCount: Int
+    /// The number of rows the statement inserted, updated or deleted (0 for other statements).
+    public let affectedRows: Int
 
-    /// Takes ownership of `handle`; it is cleared in `deinit` and nowhere else.
-    init(taking handle: OpaquePointer) {
-        self.handle = handle
-        self.rowCount = Int(PQntuples(handle))
-        self.columnCount = Int(PQnfields(handle))
+    /// One allocation, owned by this object (freed in `deinit` and nowhere else), written only
+    /// in `init`: per column (type OID, name start, name length), then per cell in row order
+    /// (value start, value length or -1 for NULL), as `Int`s; then the names' and values' bytes.
+    private nonisolated(unsafe) let storage: UnsafeMutableRawPointer
+    private static let intsPerColumn = 3
+    private static let intsPerCell = 2
+
+    /// Copies a libpq result; the caller still owns `result` and clears it.
+    init(copying result: OpaquePointer) {
+        let rows = Int(PQntuples(result))
+        let columns = Int(PQnfields(result))
+        rowCount = rows
+        columnCount = columns
+        affectedRows = Self.count(in: PQcmdTuples(result))
+
+        var byteCount = 0
+        for column in 0..<Int32(columns) {
+            if let name = PQfname(result, column) { byteCount += strlen(name) }
+        }
+        for row in 0..<Int32(rows) {
+            for column in 0..<Int32(columns) where PQgetisnull(result, row, column) == 0 {
+                byteCount += Int(PQgetlength(result, row, column))
+            }
+        }
+        let intCount = columns * Self.intsPerColumn + rows * columns * Self.intsPerCell
+        let tableSize = intCount * MemoryLayout<Int>.stride
+        storage = .allocate(byteCount: max(tableSize + byteCount, 1), alignment: MemoryLayout<Int>.alignment)
+        let table = storage.bindMemory(to: Int.self, capacity: intCount)
+        let bytes = storage + tableSize
+        var next = 0
+        func append(_ source: UnsafeRawPointer?, _ count: Int) -> Int {
+            let start = next
+            if let source, count > 0 { (bytes + next).copyMemory(from: source, byteCount: count) }
+            next += count
+            return start
+        }
+        for column in 0..<columns {
+            let name = PQfname(result, Int32(column))
+            let nameLength = name.map { strlen($0) } ?? 0
+            table[column * Self.intsPerColumn] = Int(PQftype(result, Int32(column)))
+            table[column * Self.intsPerColumn + 1] = append(name, nameLength)
+            table[column * Self.intsPerColumn + 2] = nameLength
+        }
+        var cell = columns * Self.intsPerColumn
+        for row in 0..<Int32(rows) {
+            for column in 0..<Int32(columns) {
+                if PQgetisnull(result, row, column) == 1 {
+                    table[cell] = 0
+                    table[cell + 1] = -1
+                } else {
+                    let length = Int(PQgetlength(result, row, column))
+                    table[cell] = append(PQgetvalue(result, row, column), length)
+                    table[cell + 1] = length
+                }
+                cell += Self.intsPerCell
+            }
+        }
     }
 
-    deinit { PQclear(handle) }
+    deinit { storage.deallocate() }
 
-    /// The number of rows the statement inserted, updated or deleted (0 for other statements).
-    public var affectedRows: Int {
-        guard let text = PQcmdTuples(handle) else { return 0 }
-        return Int(String(cString: text)) ?? 0
+    /// The row count libpq reports for a command ("" for statements that have none), without
+    /// building a `String`.
+    private static func count(in text: UnsafePointer<CChar>?) -> Int {
+        guard var digit = text else { return 0 }
+        var value = 0
+        while case let byte = UInt8(bitPattern: digit.pointee), byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") {
+            let (tens, overflowed) = value.multipliedReportingOverflow(by: 10)
+            guard !overflowed else { return Int.max }
+            value = tens.addingReportingOverflow(Int(byte - UInt8(ascii: "0"))).partialValue
+            digit += 1
+        }
+        return value
+    }
+
+    private var table: UnsafePointer<Int> { UnsafePointer(storage.assumingMemoryBound(to: Int.self)) }
+
+    private var bytes: UnsafeRawPointer {
+        UnsafeRawPointer(storage) + (columnCount * Self.intsPerColumn + rowCount * columnCount * Self.intsPerCell) * MemoryLayout<Int>.stride
+    }
+
+    private func nameBytes(_ column: Int) -> UnsafeRawBufferPointer {
+        let entry = table + column * Self.intsPerColumn
+        return UnsafeRawBufferPointer(start: bytes + entry[1], count: entry[2])
     }
 
     /// The name of a column, or `nil` when out of range.
     public func columnName(_ column: Int) -> String? {
-        guard column >= 0, column < columnCount, let name = PQfname(handle, Int32(column)) else { return nil }
-        return String(cString: name)
+        guard column >= 0, column < columnCount else { return nil }
+        return String(decoding: nameBytes(column), as: UTF8.self)
     }
 
     /// The index of the column with this name, or `nil`.
+    ///
+    /// Matches as libpq's `PQfnumber` does: an exact match first; otherwise unquoted parts of
+    /// `name` are folded to lower case and double-quoted parts taken as they are (`""` inside
+    /// quotes is one quote), as SQL treats identifiers.
     public func columnIndex(named name: String) -> Int? {
-        let index = Int(PQfnumber(handle, name))
-        return index >= 0 ? index : nil
+        guard !name.isEmpty else { return nil }
+        let exact = Array(name.utf8)
+        if let index = firstColumn(named: exact) { return index }
+        var folded = [UInt8]()
+        var inQuotes = false
+        var position = 0
+        while position < exact.count {
+            let byte = exact[position]
+            if byte == UInt8(ascii: "\"") {
+                if inQuotes && position + 1 < exact.count && exact[position + 1] == byte {
+                    folded.append(byte)
+                    position += 1
+                } else {
+                    inQuotes.toggle()
+                }
+            } else if inQuotes || byte < UInt8(ascii: "A") || byte > UInt8(ascii: "Z") {
+                folded.append(byte)
+            } else {
+                folded.append(byte + 32)
+            }
+            position += 1
+        }
+        return firstColumn(named: folded)
+    }
+
+    private func firstColumn(named name: [UInt8]) -> Int? {
+        (0..<columnCount).first { nameBytes($0).elementsEqual(name) }
     }
 
     /// The row at `index`.
@@ -57,23 +168,25 @@ public final class QueryResult: Sendable {
     /// The first row, or `nil` when there is none.
     public var first: Row? { rowCount > 0 ? Row(result: self, index: 0) : nil }
 
-    func checkedColumn(_ column: Int) throws -> Int32 {
+    func checkedColumn(_ column: Int) throws -> Int {
         guard column >= 0, column < columnCount else {
             throw PGError.decoding("column \(column) out of range (\(columnCount) columns)")
         }
-        return Int32(column)
+        return column
     }
 
-    func isNull(row: Int, column: Int32) -> Bool { PQgetisnull(handle, Int32(row), column) == 1 }
+    /// A cell's (start, length) entry; `row` and `column` are in range.
+    private func cell(row: Int, column: Int) -> UnsafePointer<Int> {
+        table + columnCount * Self.intsPerColumn + (row * columnCount + column) * Self.intsPerCell
+    }
 
-    func type(of column: Int32) -> UInt32 { UInt32(PQftype(handle, column)) }
+    func isNull(row: Int, column: Int) -> Bool { cell(row: row, column: column)[1] < 0 }
 
-    func withValue<T>(row: Int, column: Int32, _ body: (UnsafeRawBufferPointer) throws -> T) rethrows -> T {
-        let length = Int(PQgetlength(handle, Int32(row), column))
-        guard let pointer = PQgetvalue(handle, Int32(row), column) else {
-            return try body(UnsafeRawBufferPointer(start: nil, count: 0))
-        }
-        return try body(UnsafeRawBufferPointer(start: UnsafeRawPointer(pointer), count: length))
+    func type(of column: Int) -> UInt32 { UInt32(truncatingIfNeeded: table[column * Self.intsPerColumn]) }
+
+    func withValue<T>(row: Int, column: Int, _ body: (UnsafeRawBufferPointer) throws -> T) rethrows -> T {
+        let entry = cell(row: row, column: column)
+        return try body(UnsafeRawBufferPointer(start: bytes + entry[0], count: max(entry[1], 0)))
     }
 }
 
@@ -104,14 +217,14 @@ public struct Row: Sendable {
     private func withValueIfPresent<Result>(
         column: Int, _ body: (UnsafeRawBufferPointer, UInt32) throws -> Result
     ) throws -> Result? {
-        let column32 = try result.checkedColumn(column)
-        if result.isNull(row: index, column: column32) { return nil }
-        let oid = result.type(of: column32)
-        return try result.withValue(row: index, column: column32) { try body($0, oid) }
+        let column = try result.checkedColumn(column)
+        if result.isNull(row: index, column: column) { return nil }
+        let oid = result.type(of: column)
+        return try result.withValue(row: index, column: column) { try body($0, oid) }
     }
 
     /// Calls `body` with a column's bytes as the server sent them (binary format), without
-    /// copying them out of the result: for large `bytea` values read once.
+    /// copying them again: for large `bytea` values read once.
     ///
     /// The buffer is valid only during the call.
     /// - Throws: ``PGError`` (``PGError/Code/decoding``) when the column is out of range or NULL,

@@ -142,6 +142,44 @@ struct TypeRoundTripTests {
         }
     }
 
+    @Test func manyRowsWithNullsKeepEachCellInPlace() async throws {
+        try await withPool { pool in
+            // Rows of different widths, every other value NULL, an empty string: each cell must
+            // come back as its own row and column sent it.
+            let result = try await pool.query(
+                "SELECT g, CASE WHEN g % 2 = 0 THEN NULL ELSE repeat('x', g) END, '' FROM generate_series(1, 300) g")
+            #expect(result.rowCount == 300)
+            #expect(result.columnCount == 3)
+            for (offset, row) in result.rows.enumerated() {
+                let g = offset + 1
+                #expect(try row.decode(Int.self, column: 0) == g)
+                let text = try row.decodeIfPresent(String.self, column: 1)
+                #expect(text == (g % 2 == 0 ? nil : String(repeating: "x", count: g)))
+                #expect(try row.isNull(column: 1) == (g % 2 == 0))
+                #expect(try row.decode(String.self, column: 2) == "")
+            }
+        }
+    }
+
+    @Test func columnsAreFoundByNameAsSQLFoldsThem() async throws {
+        try await withPool { pool in
+            let result = try await pool.query(#"SELECT 1 AS "MixedCase", 2 AS lower, 3 AS "with ""quote""""#)
+            #expect(result.columnName(0) == "MixedCase")
+            #expect(result.columnName(2) == #"with "quote""#)
+            #expect(result.columnName(3) == nil)
+            #expect(result.columnIndex(named: "MixedCase") == 0)  // exact
+            #expect(result.columnIndex(named: #""MixedCase""#) == 0)  // quoted: case kept
+            #expect(result.columnIndex(named: "mixedcase") == nil)  // folded, no such column
+            #expect(result.columnIndex(named: "LOWER") == 1)  // unquoted: folded
+            #expect(result.columnIndex(named: #""with ""quote""""#) == 2)
+            #expect(result.columnIndex(named: "missing") == nil)
+            #expect(result.columnIndex(named: "") == nil)
+            let row = try #require(result.first)
+            #expect(try row.decode(Int.self, column: "Lower") == 2)
+            #expect(throws: PGError.self) { try row.decode(Int.self, column: "nope") }
+        }
+    }
+
     @Test func affectedRowsAndUnixSocket() async throws {
         let table = TestDatabase.uniqueName("affected")
         try await withPool { pool in
