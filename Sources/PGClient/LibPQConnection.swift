@@ -192,11 +192,7 @@ final class LibPQConnection: EventLoopHandler, @unchecked Sendable {
             return
         }
         guard state == .ready, let pg else {
-            var error = PGError(
-                code: state == .draining ? .connectionClosed : .connectionFailed,
-                message: "the connection is no longer open")
-            error.wasNotSent = true
-            finished(query, failing: error)
+            failUnsent(query, code: state == .draining ? .connectionClosed : .connectionFailed)
             return
         }
         // One flush (and uncork) per connection per tick, whatever this tick sends.
@@ -209,7 +205,14 @@ final class LibPQConnection: EventLoopHandler, @unchecked Sendable {
         // A Parse never goes into a shared segment: skipped there (because another statement
         // failed), it would leave later queries naming a statement the server never created.
         let shares = query.readOnly && !query.resent && (statementMode == .unnamed || statementName != nil)
-        if !shares && openSegmentCount > 0 && !closeSegment() { return }
+        if !shares && openSegmentCount > 0 && !closeSegment() {
+            // The open segment's Sync could not go out: the connection failed and answered
+            // everything it had sent, but not this query, which is not in `sent` yet. Without
+            // this its caller would wait forever (seen: a pool test hung about one run in twelve
+            // after pg_terminate_backend).
+            failUnsent(query, code: .connectionFailed)
+            return
+        }
         let sentOK = query.parameters.withLibPQArrays { values, lengths, formats, types -> Bool in
             let count = Int32(query.parameters.count)
             switch statementMode {
@@ -242,6 +245,13 @@ final class LibPQConnection: EventLoopHandler, @unchecked Sendable {
         } else {
             _ = closeSegment()
         }
+    }
+
+    /// Fails a query that never reached the server, so the pool may send it on another connection.
+    private func failUnsent(_ query: PendingQuery, code: PGError.Code) {
+        var error = PGError(code: code, message: "the connection is no longer open")
+        error.wasNotSent = true
+        finished(query, failing: error)
     }
 
     /// Ends the current pipeline segment with a Sync. Returns false when the connection failed.
