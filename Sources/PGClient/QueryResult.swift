@@ -93,9 +93,10 @@ public final class QueryResult: Sendable {
         guard var digit = text else { return 0 }
         var value = 0
         while case let byte = UInt8(bitPattern: digit.pointee), byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") {
-            let (tens, overflowed) = value.multipliedReportingOverflow(by: 10)
-            guard !overflowed else { return Int.max }
-            value = tens.addingReportingOverflow(Int(byte - UInt8(ascii: "0"))).partialValue
+            let (tens, tensOverflowed) = value.multipliedReportingOverflow(by: 10)
+            let (sum, sumOverflowed) = tens.addingReportingOverflow(Int(byte - UInt8(ascii: "0")))
+            guard !tensOverflowed && !sumOverflowed else { return Int.max }
+            value = sum
             digit += 1
         }
         return value
