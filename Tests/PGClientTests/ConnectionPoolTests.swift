@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import PGClient
+import Synchronization
 import PGTestSupport
 
 @Suite("Connection pool")
@@ -106,6 +107,86 @@ struct ConnectionPoolTests {
             }
             await admin.close()
         }
+    }
+
+    @Test func aQueryArrivingAsItsConnectionDiesIsFailedNotLost() async throws {
+        // The race the test above hits only by timing, set up step by step on the I/O thread.
+        // The backend is terminated. A read-only query goes out and the end of the tick sends
+        // its segment's Sync: the write fails (EPIPE over the unix socket), which libpq keeps to
+        // itself until its next write. In the next tick, before the loop has read the end of
+        // the stream, a second read-only query opens a new shared segment and a query that
+        // cannot share it arrives: closing that segment fails, and the connection fails. The
+        // two read-only queries were sent and are answered by the connection's failure. The
+        // third was not sent yet; it must be answered too (it once waited forever), as not
+        // sent, so that the pool may send it elsewhere.
+        let socketURL = try #require(TestDatabase.socketURL)
+        let app = TestDatabase.uniqueName("dying")
+        var configuration = ConnectionPool.Configuration()
+        configuration.maximumConnections = 1
+        let pool = try ConnectionPool(url: socketURL + "&application_name=" + app, configuration: configuration)
+        let admin = try TestDatabase.pool()
+        defer { Task { await pool.close(); await admin.close() } }
+
+        let sql = "SELECT $1::int8"
+        // Prepared on the pool's one connection, so the same statement may share a segment later.
+        _ = try await pool.query(sql, [.int8(1)], readOnly: true)
+        let connection = try await pool.withConnection { $0.connection }
+        let backend = try #require(try await pool.query("SELECT pg_backend_pid()").first?.decode(Int32.self, column: 0))
+        let queries = [
+            ("first", PendingQuery(sql: sql, parameters: try EncodedParameters([.int8(2)]), readOnly: true)),
+            ("second", PendingQuery(sql: sql, parameters: try EncodedParameters([.int8(3)]), readOnly: true)),
+            ("alone", PendingQuery(sql: sql, parameters: try EncodedParameters([.int8(4)]), readOnly: false)),
+        ]
+        for _ in queries { connection.addQuery() }
+        // The I/O thread waits for four signals (three callers waiting, the backend gone), then
+        // runs the steps of its loop that matter here, with nothing in between.
+        let gate = DispatchSemaphore(value: 0)
+        connection.loop.execute {
+            for _ in 0...queries.count { gate.wait() }
+            connection.handleEvent(readable: true, writable: false, hangup: false)  // the goodbye
+            connection.submit(queries[0].1)
+            connection.flushAtEndOfTick()  // the Sync's write fails, silently
+            connection.submit(queries[1].1)
+            connection.submit(queries[2].1)  // the Sync before it fails
+        }
+        let answers = Answers()
+        for (name, query) in queries {
+            // Unstructured: should a query never be answered, the test fails below instead of
+            // waiting for it forever.
+            Task {
+                let outcome: Result<Int, PGError>
+                do {
+                    let result = try await withUnsafeThrowingContinuation { continuation in
+                        query.setContinuation(continuation)
+                        gate.signal()
+                    }
+                    outcome = .success(try result.first?.decode(Int.self, column: 0) ?? -1)
+                } catch let error as PGError {
+                    outcome = .failure(error)
+                } catch {
+                    outcome = .failure(PGError(code: .queryFailed, message: "\(error)"))
+                }
+                answers.record(name, outcome)
+            }
+        }
+        _ = try await admin.query("SELECT pg_terminate_backend($1)", [.int4(backend)])
+        // Gone from pg_stat_activity is not enough: the process closes its socket after that.
+        // (scripts/with-postgres runs the server as the tests' user, or as postgres under root.)
+        try await waitUntil("the backend exits") { kill(backend, 0) == -1 && errno == ESRCH }
+        gate.signal()
+
+        try await waitUntil("every caller is answered") { answers.count == queries.count }
+        for (name, _) in queries {
+            guard case .failure(let error) = answers[name] else {
+                Issue.record("\(name) should fail with its connection: \(String(describing: answers[name]))")
+                continue
+            }
+            #expect(error.code == .connectionFailed, "\(name)")
+            #expect(error.wasNotSent == (name == "alone"), "\(name): only the last query never left")
+        }
+        // The pool opens a new connection and goes on.
+        let row = try #require(try await pool.query(sql, [.int8(5)], readOnly: true).first)
+        #expect(try row.decode(Int.self, column: 0) == 5)
     }
 
     @Test func exhaustionTimesOutWithinTheBound() async throws {
@@ -320,6 +401,15 @@ struct ConnectionPoolTests {
         #expect(parseError?.code == .invalidConnectionString)
         #expect(parseError.map { !String(reflecting: $0).contains(secret) } == true)
     }
+}
+
+/// What each caller of a test's queries got, by caller.
+private final class Answers: Sendable {
+    private let answers = Mutex<[String: Result<Int, PGError>]>([:])
+
+    func record(_ name: String, _ answer: Result<Int, PGError>) { answers.withLock { $0[name] = answer } }
+    var count: Int { answers.withLock { $0.count } }
+    subscript(name: String) -> Result<Int, PGError>? { answers.withLock { $0[name] } }
 }
 
 @Suite("Server restart", .serialized)
