@@ -22,9 +22,14 @@ struct Measurement {
 
 enum ProcessStats {
     /// User + system CPU seconds of this process so far.
-    static func cpuSeconds() -> Double {
+    static func cpuSeconds() -> Double { cpuSeconds(RUSAGE_SELF.rawValue) }
+
+    /// User + system CPU seconds of the child processes that have ended (pgbench).
+    static func childrenCPUSeconds() -> Double { cpuSeconds(RUSAGE_CHILDREN.rawValue) }
+
+    private static func cpuSeconds(_ who: Int32) -> Double {
         var usage = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &usage)
+        getrusage(who, &usage)
         func seconds(_ time: timeval) -> Double { Double(time.tv_sec) + Double(time.tv_usec) / 1_000_000 }
         return seconds(usage.ru_utime) + seconds(usage.ru_stime)
     }

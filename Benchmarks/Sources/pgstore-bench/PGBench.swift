@@ -10,11 +10,13 @@ struct PGBench {
     let lifetime: Double
     let dataHex: String
     let keyCount: Int
+    let serverCPU: ServerCPU?
     let directory: URL
 
     init(url: String, statements: (select: String, update: String, insert: String, table: String),
-         touch: Double, lifetime: Double, dataHex: String, keyCount: Int) throws {
+         touch: Double, lifetime: Double, dataHex: String, keyCount: Int, serverCPU: ServerCPU?) throws {
         self.url = url
+        self.serverCPU = serverCPU
         self.select = statements.select
         self.update = statements.update
         self.insert = statements.insert
@@ -71,16 +73,30 @@ struct PGBench {
     func best(mode: Options.Mode, clients: [Int], duration: Double) -> (tps: Double, clients: Int) {
         var best = (tps: 0.0, clients: 0)
         for count in clients {
-            let tps = run(mode: mode, clients: count, duration: duration)
-            log("pgbench mode=\(mode) clients=\(count) tps=\(Int(tps))")
+            let (tps, cpu) = run(mode: mode, clients: count, duration: duration)
+            log("pgbench mode=\(mode) clients=\(count) tps=\(Int(tps)) cpu: \(cpu)")
             if tps > best.tps { best = (tps, count) }
         }
         return best
     }
 
-    func run(mode: Options.Mode, clients: Int, duration: Double) -> Double {
+    /// One pgbench run: its tps, and the CPU per transaction of pgbench and of the server.
+    func run(mode: Options.Mode, clients: Int, duration: Double) -> (tps: Double, cpu: CPUSplit) {
+        let clientBefore = ProcessStats.childrenCPUSeconds()
+        let serverBefore = serverCPU?.seconds()
+        let tps = runPGBench(mode: mode, clients: clients, duration: duration)
+        let transactions = max(1, tps * Double(Self.seconds(duration)))
+        let server = serverBefore.flatMap { before in serverCPU.map { ($0.seconds() - before) * 1e6 / transactions } }
+        let client = (ProcessStats.childrenCPUSeconds() - clientBefore) * 1e6 / transactions
+        return (tps, CPUSplit(client: client, server: server))
+    }
+
+    /// pgbench's `-T`: whole seconds, at least one.
+    private static func seconds(_ duration: Double) -> Int { max(1, Int(duration.rounded())) }
+
+    private func runPGBench(mode: Options.Mode, clients: Int, duration: Double) -> Double {
         var arguments = ["-n", "-M", "prepared", "-c", "\(clients)", "-j", "\(min(clients, 2))",
-                         "-T", "\(max(1, Int(duration.rounded())))",
+                         "-T", "\(Self.seconds(duration))",
                          "-D", "touch=\(touch)", "-D", "life=\(lifetime)", "-D", "data=\\x\(dataHex)"]
         for script in scripts(for: mode) { arguments += ["-f", script] }
         arguments.append(url)

@@ -43,6 +43,9 @@ do {
     var configuration = SessionStore.Configuration()
     configuration.tableName = options.table
     let admin = try ConnectionPool(url: options.url)
+    // The server's CPU beside the client's, when the server runs on this machine.
+    let serverCPU = try await admin.query("SELECT pg_backend_pid()").first
+        .flatMap { try ServerCPU(backendPID: $0.decode(Int32.self, column: 0)) }
     _ = try await admin.query("DROP TABLE IF EXISTS \"\(options.table)\"")
     let store = try await SessionStore(
         url: options.url, keys: [try makeKey(7, encrypted: options.encrypted)],
@@ -87,7 +90,7 @@ do {
     if options.pgbench {
         pgbench = try PGBench(
             url: options.url, statements: statements, touch: await store.touchThresholdForBenchmarks,
-            lifetime: Double(await store.maxAge), dataHex: dataHex, keyCount: options.sessions)
+            lifetime: Double(await store.maxAge), dataHex: dataHex, keyCount: options.sessions, serverCPU: serverCPU)
     }
     if options.filler > 0 {
         log("adding \(options.filler) filler rows")
@@ -111,6 +114,15 @@ do {
     rawQuery = (statements.select, [.float8(await store.touchThresholdForBenchmarks)])
     rawKeyCount = options.sessions
     noActorCodec = try SessionCodecBenchmark(keys: [try makeKey(7, encrypted: options.encrypted)])
+    /// A measured run of the store, and its CPU per operation on each side.
+    func measure(_ mode: Options.Mode, tasks: Int) async throws -> (Measurement, CPUSplit) {
+        let serverBefore = serverCPU?.seconds()
+        let measured = try await LoadRun.run(store: store, cookies: cookies, mode: mode, tasks: tasks, seconds: options.duration)
+        let operations = Double(max(1, measured.operations))
+        let server = serverBefore.flatMap { before in serverCPU.map { ($0.seconds() - before) * 1e6 / operations } }
+        return (measured, CPUSplit(client: measured.cpuMicrosPerOp, server: server))
+    }
+
     for mode in options.modes {
         var pgbenchBest: (tps: Double, clients: Int) = (0, 0)
         if let pgbench {
@@ -128,18 +140,21 @@ do {
                 // of its own, and the round with the median ratio is reported.
                 var rounds: [(ratio: Double, tps: Double, result: Measurement)] = []
                 for round in 1...options.rounds {
-                    let tps = pgbench.run(mode: mode, clients: pgbenchBest.clients, duration: options.duration)
-                    let measured = try await LoadRun.run(store: store, cookies: cookies, mode: mode, tasks: tasks, seconds: options.duration)
+                    let (tps, pgbenchCPU) = pgbench.run(mode: mode, clients: pgbenchBest.clients, duration: options.duration)
+                    let (measured, cpu) = try await measure(mode, tasks: tasks)
                     let pairRatio = tps > 0 ? measured.opsPerSecond / tps : 0
                     log(String(format: "round %d: mode=%@ tasks=%d ops_per_s=%.0f pgbench_tps=%.0f ratio=%.2f",
-                               round, mode.rawValue, tasks, measured.opsPerSecond, tps, pairRatio))
+                               round, mode.rawValue, tasks, measured.opsPerSecond, tps, pairRatio)
+                        + " cpu: store \(cpu); pgbench \(pgbenchCPU)")
                     rounds.append((pairRatio, tps, measured))
                 }
                 let median = rounds.sorted { $0.ratio < $1.ratio }[rounds.count / 2]
                 (ratio, pgbenchTPS, result) = (median.ratio, median.tps, median.result)
             } else {
-                result = try await LoadRun.run(store: store, cookies: cookies, mode: mode, tasks: tasks, seconds: options.duration)
+                let cpu: CPUSplit
+                (result, cpu) = try await measure(mode, tasks: tasks)
                 ratio = pgbenchBest.tps > 0 ? result.opsPerSecond / pgbenchBest.tps : 0
+                log("mode=\(mode) tasks=\(tasks) cpu: \(cpu)")
             }
             emit(String(
                 format: "RESULT mode=%@ tasks=%d pool=%d ops_per_s=%.0f p50_ms=%.2f p99_ms=%.2f p999_ms=%.2f cpu_us_per_op=%.1f rss_mb=%.0f pgbench_tps=%.0f ratio=%.2f",
