@@ -9,6 +9,14 @@ struct CPUSplit: CustomStringConvertible {
     /// Server CPU per operation, in µs; `nil` when the server is not on this machine.
     let server: Double?
 
+    /// The split of `operations` operations that cost the client `clientSeconds` of CPU and the
+    /// server `serverSeconds` (`nil` when not known).
+    init(operations: Double, clientSeconds: Double, serverSeconds: Double?) {
+        let operations = max(1, operations)
+        client = clientSeconds * 1e6 / operations
+        server = serverSeconds.map { $0 * 1e6 / operations }
+    }
+
     var description: String {
         guard let server else { return String(format: "client %.1f µs per op (server not local)", client) }
         return String(format: "client %.1f + server %.1f = %.1f µs per op", client, server, client + server)
@@ -42,6 +50,9 @@ struct ServerCPU: Sendable {
             if postmasterTicks() == reaped || attempts == 100 { return Double(reaped + live) / ticksPerSecond }
         }
     }
+
+    /// The CPU seconds the server has used since `before`, a reading of ``seconds()``.
+    func seconds(since before: Double?) -> Double? { before.map { seconds() - $0 } }
 
     /// The postmaster's CPU and that of the children it has reaped, in clock ticks.
     private func postmasterTicks() -> Int {

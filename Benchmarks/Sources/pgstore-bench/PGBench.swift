@@ -85,10 +85,10 @@ struct PGBench {
         let clientBefore = ProcessStats.childrenCPUSeconds()
         let serverBefore = serverCPU?.seconds()
         let tps = runPGBench(mode: mode, clients: clients, duration: duration)
-        let transactions = max(1, tps * Double(Self.seconds(duration)))
-        let server = serverBefore.flatMap { before in serverCPU.map { ($0.seconds() - before) * 1e6 / transactions } }
-        let client = (ProcessStats.childrenCPUSeconds() - clientBefore) * 1e6 / transactions
-        return (tps, CPUSplit(client: client, server: server))
+        let cpu = CPUSplit(
+            operations: tps * Double(Self.seconds(duration)), clientSeconds: ProcessStats.childrenCPUSeconds() - clientBefore,
+            serverSeconds: serverCPU?.seconds(since: serverBefore))
+        return (tps, cpu)
     }
 
     /// pgbench's `-T`: whole seconds, at least one.

@@ -118,9 +118,10 @@ do {
     func measure(_ mode: Options.Mode, tasks: Int) async throws -> (Measurement, CPUSplit) {
         let serverBefore = serverCPU?.seconds()
         let measured = try await LoadRun.run(store: store, cookies: cookies, mode: mode, tasks: tasks, seconds: options.duration)
-        let operations = Double(max(1, measured.operations))
-        let server = serverBefore.flatMap { before in serverCPU.map { ($0.seconds() - before) * 1e6 / operations } }
-        return (measured, CPUSplit(client: measured.cpuMicrosPerOp, server: server))
+        let cpu = CPUSplit(
+            operations: Double(measured.operations), clientSeconds: measured.cpuSeconds,
+            serverSeconds: serverCPU?.seconds(since: serverBefore))
+        return (measured, cpu)
     }
 
     for mode in options.modes {
