@@ -13,8 +13,12 @@ import Foundation
 /// a cookie to its cookie name and the data to its session ID, so neither can be moved elsewhere.
 ///
 /// - Cookie: header = issued-at (8 bytes, Unix seconds, big-endian); body = the 32-byte session ID.
-///   Values older than `maxAge` are rejected.
-/// - Data: no header; body = the encoded values.
+///   Values older than `maxAge` are rejected. Cookies are sealed as version 1, signed only, even
+///   when the key has an encryption key: the ID is 32 random bytes, and encrypting it hides
+///   nothing (the cookie is a bearer token either way; forging one still takes the hash key).
+///   That saves an AES-GCM open on every request (about a twentieth of a get's client CPU) and
+///   37 characters of cookie. Version 2 cookies, as sealed before, still open.
+/// - Data: no header; body = the encoded values, encrypted when the key has an encryption key.
 ///
 /// The first key seals; every key opens (rotation). MACs are compared in constant time.
 ///
@@ -48,7 +52,7 @@ struct SessionCodec: Sendable {
         var header = [UInt8]()
         header.reserveCapacity(8)
         withUnsafeBytes(of: issuedAt.bigEndian) { header.append(contentsOf: $0) }
-        return Base64URL.encode(try seal(id, header: header, context: Array(name.utf8), contextTag: 0x43))
+        return Base64URL.encode(try seal(id, header: header, context: Array(name.utf8), contextTag: 0x43, encrypted: false))
     }
 
     enum CookieFailure: Error { case malformed, badSignature, expired }
@@ -81,7 +85,7 @@ struct SessionCodec: Sendable {
 
     @inline(never)
     func sealData(_ plaintext: [UInt8], sessionID: String) throws -> [UInt8] {
-        try seal(plaintext, header: [], context: Array(sessionID.utf8), contextTag: 0x44)
+        try seal(plaintext, header: [], context: Array(sessionID.utf8), contextTag: 0x44, encrypted: true)
     }
 
     /// The plaintext of sealed data, or `nil` when it does not verify.
@@ -109,12 +113,16 @@ struct SessionCodec: Sendable {
 
     // MARK: The shared layout
 
-    private func seal(_ body: [UInt8], header: [UInt8], context: [UInt8], contextTag: UInt8) throws -> [UInt8] {
+    /// Seals `body` with the first key; `encrypted` asks for AES-GCM when that key has an
+    /// encryption key.
+    private func seal(_ body: [UInt8], header: [UInt8], context: [UInt8], contextTag: UInt8, encrypted: Bool) throws
+        -> [UInt8]
+    {
         let key = keys[0]
         let keyedHMAC = keyedHMACs[0]
         var output = [UInt8]()
         output.reserveCapacity(1 + header.count + body.count + 28 + Self.macSize)
-        if let encryptionKey = key.encryptionKey {
+        if encrypted, let encryptionKey = key.encryptionKey {
             output.append(Self.encryptedVersion)
             output.append(contentsOf: header)
             let box = try context.withUnsafeBytes { context in

@@ -1,7 +1,10 @@
 public import Crypto
 
-/// One key pair of a ``SessionStore``: a hash key that authenticates (HMAC-SHA256) and an optional
-/// encryption key that encrypts (AES-GCM) both the cookie and the data in the database.
+/// One key pair of a ``SessionStore``: a hash key that authenticates (HMAC-SHA256) cookies and the
+/// data in the database, and an optional encryption key that encrypts (AES-GCM) the data.
+///
+/// The cookie is signed, not encrypted: it carries only the session ID, 32 random bytes, which
+/// encryption would not make any less of a bearer token.
 ///
 /// Give the store several pairs to rotate keys: the first signs and encrypts, every pair verifies
 /// and decrypts, so cookies and rows written under an old pair keep working until they expire.

@@ -13,9 +13,9 @@ public import PGClient
 /// let setCookie = try await store.save(&session)   // add it to the response's header fields
 /// ```
 ///
-/// The cookie carries only the signed (and, with an encryption key, encrypted) session ID; the
-/// values live in the table, sealed with the same keys. A bad cookie of any kind gives a fresh
-/// session, never an error; only database failures throw (as `PGError`).
+/// The cookie carries only the signed session ID; the values live in the table, signed and (with
+/// an encryption key) encrypted. A bad cookie of any kind gives a fresh session, never an error;
+/// only database failures throw (as `PGError`).
 ///
 /// The actor serializes codec work and bookkeeping; database round trips run concurrently
 /// (the actor is free while a query is in flight), pipelined by the ``ConnectionPool``.

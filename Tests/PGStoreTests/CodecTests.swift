@@ -88,4 +88,35 @@ struct CodecTests {
         #expect(codec.openData(data, sessionID: "a") == [1, 2, 3])
         #expect(codec.openData(data, sessionID: "b") == nil, "data is bound to its session ID")
     }
+
+    @Test func cookiesAreSignedAndDataIsEncrypted() throws {
+        let codec = try SessionCodec(keys: [try SessionKey(hashKey: hashKeyA, encryptionKey: encryptionKeyA)])
+        let id = SessionCodec.randomID()
+        let cookie = try #require(Base64URL.decode(Substring(try codec.sealCookie(id: id, name: "sid", issuedAt: 1_000)).utf8))
+        // version 1 | issued-at | ID | MAC: the ID in the clear, nothing else.
+        #expect(cookie.count == 1 + 8 + SessionCodec.idSize + SessionCodec.macSize)
+        #expect(cookie.first == SessionCodec.signedVersion)
+        #expect(Array(cookie[9..<41]) == id)
+        let plaintext = Array("a secret value of the session".utf8)
+        let data = try codec.sealData(plaintext, sessionID: "a")
+        #expect(data.first == SessionCodec.encryptedVersion)
+        #expect(!data.indices.contains { data[$0...].starts(with: plaintext.prefix(8)) }, "the values are not in the clear")
+        let signedOnly = try SessionCodec(keys: [try SessionKey(hashKey: hashKeyA)])
+        #expect(try signedOnly.sealData(plaintext, sessionID: "a").first == SessionCodec.signedVersion)
+    }
+
+    @Test func encryptedCookiesOfEarlierReleasesStillOpen() throws {
+        // Sealed by the codec before cookies became signed-only (version 2: the ID AES-GCM
+        // sealed), with key A, name "sid", issued at 1,000, ID = bytes 0...31.
+        let earlier = "AgAAAAAAAAPoinj_QGa-A9okdksixWzIXt1-G-AnLRSHBYapJhXu_IH-OjJuPYUx2QSxmxhsJvOkRpNB9KRDaaDPW2JA8a74zFqlmPrNb-jKdJo0s11b6jMHWp67MBaTvdtsTsI"
+        let codec = try SessionCodec(keys: [try SessionKey(hashKey: hashKeyA, encryptionKey: encryptionKeyA)])
+        let id = Base64URL.encode((0..<32).map { UInt8($0) })
+        #expect(try codec.openCookie(Substring(earlier), name: "sid", now: 1_010, maxAge: 60).get() == id)
+        #expect(throws: (any Error).self) { try codec.openCookie(Substring(earlier), name: "other", now: 1_010, maxAge: 60).get() }
+        #expect(throws: (any Error).self) { try codec.openCookie(Substring(earlier), name: "sid", now: 1_061, maxAge: 60).get() }
+        let withoutItsEncryptionKey = try SessionCodec(keys: [try SessionKey(hashKey: hashKeyA)])
+        #expect(throws: (any Error).self) {
+            try withoutItsEncryptionKey.openCookie(Substring(earlier), name: "sid", now: 1_010, maxAge: 60).get()
+        }
+    }
 }
