@@ -13,7 +13,9 @@ struct PGBench {
     let serverCPU: ServerCPU?
     let directory: URL
 
-    init(url: String, statements: (select: String, update: String, insert: String, table: String),
+    /// Writes the scripts into a temporary directory of their own; `name` tells apart the
+    /// directories of several tables in one process.
+    init(url: String, name: String, statements: (select: String, update: String, insert: String, table: String),
          touch: Double, lifetime: Double, dataHex: String, keyCount: Int, serverCPU: ServerCPU?) throws {
         self.url = url
         self.serverCPU = serverCPU
@@ -24,7 +26,7 @@ struct PGBench {
         self.lifetime = lifetime
         self.dataHex = dataHex
         self.keyCount = keyCount
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("pgstore-bench-\(getpid())")
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("pgstore-bench-\(getpid())-\(name)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         try write("get.sql", """
             \\set key random(1, \(keyCount))

@@ -1,0 +1,123 @@
+import Foundation
+import PGClient
+@_spi(Benchmarks) import PGStore
+
+/// One table of sessions under load: the store that reads it, cookies for its sessions, and
+/// pgbench scripts running the store's SQL on the same table.
+struct Fixture {
+    let store: SessionStore
+    let cookies: [String]
+    let pgbench: PGBench?
+    /// The store's statements (and the table's name as they spell it).
+    let statements: (select: String, update: String, insert: String, table: String)
+    /// The rows in the table when the load starts: sessions, pgbench's rows and filler.
+    let rows: Int
+    /// The encoded data of one session, as stored.
+    let sampleData: [UInt8]
+
+    /// Creates `table` afresh with `options.sessions` sessions made through the store, as many
+    /// rows of the same size for pgbench (keys '1', '2', ...), and `filler` more rows of the same
+    /// size under random keys; vacuums, analyzes and checkpoints it so the load starts settled.
+    static func prepare(
+        table: String, filler: Int, options: Options, admin: ConnectionPool, serverCPU: ServerCPU?
+    ) async throws -> Fixture {
+        var poolConfiguration = ConnectionPool.Configuration()
+        poolConfiguration.maximumConnections = options.pool
+        poolConfiguration.minimumConnections = options.pool
+        poolConfiguration.maximumWaiters = 1_000_000
+        poolConfiguration.connectionWaitTimeout = .seconds(60)
+        if let pack = options.pack { poolConfiguration.preferredPipelineDepth = pack }
+        var configuration = SessionStore.Configuration()
+        configuration.tableName = table
+        _ = try await admin.query("DROP TABLE IF EXISTS \"\(table)\"")
+        let store = try await SessionStore(
+            url: options.url, keys: [try makeKey(7, encrypted: options.encrypted)],
+            configuration: configuration, poolConfiguration: poolConfiguration)
+
+        log("\(table): creating \(options.sessions) sessions (value size \(options.valueSize) bytes)")
+        let cookies = try await createSessions(store: store, count: options.sessions, valueSize: options.valueSize)
+        let statements = store.statementsForBenchmarks
+        let sample = try await admin.query("SELECT data FROM \(statements.table) LIMIT 1")
+        let sampleData = try sample.first?.decode([UInt8].self, column: 0) ?? []
+        log("\(table): encoded session data: \(sampleData.count) bytes")
+
+        var pgbench: PGBench?
+        if options.pgbench || options.modes.contains(.raw) {  // raw reads these rows too
+            _ = try await admin.query("""
+                INSERT INTO \(statements.table) (key, data, expires_on)
+                SELECT g::text, $1, now() + interval '30 days' FROM generate_series(1, $2::int8) g
+                """, [.bytea(sampleData), .int8(Int64(options.sessions))])
+        }
+        if options.pgbench {
+            pgbench = try PGBench(
+                url: options.url, name: table, statements: statements,
+                touch: await store.touchThresholdForBenchmarks, lifetime: Double(await store.maxAge),
+                dataHex: sampleData.map { String(format: "%02x", $0) }.joined(), keyCount: options.sessions,
+                serverCPU: serverCPU)
+        }
+        if filler > 0 {
+            log("\(table): adding \(filler) filler rows")
+            _ = try await admin.query("""
+                INSERT INTO \(statements.table) (key, data, expires_on)
+                SELECT encode(sha256(('filler' || g)::bytea), 'base64'), $1, now() + interval '30 days'
+                FROM generate_series(1, $2::int8) g
+                """, [.bytea(sampleData), .int8(Int64(filler))])
+        }
+        _ = try await admin.query("VACUUM ANALYZE \(statements.table)")
+        // Write the setup's dirty pages out now, not while the run is measured: after a million
+        // filler rows the checkpointer otherwise competes for the cores during the run.
+        do {
+            _ = try await admin.query("CHECKPOINT")
+        } catch {
+            log("CHECKPOINT failed (\(error)); measuring anyway")
+        }
+        let rows = try await admin.query("SELECT count(*) FROM \(statements.table)").first?.decode(Int.self, column: 0) ?? 0
+        log("\(table): \(rows) rows")
+        return Fixture(store: store, cookies: cookies, pgbench: pgbench, statements: statements, rows: rows, sampleData: sampleData)
+    }
+
+    /// `count` sessions saved through the store; their cookies (`sid=...`), in no useful order.
+    private static func createSessions(store: SessionStore, count: Int, valueSize: Int) async throws -> [String] {
+        let filler = String(repeating: "v", count: max(0, valueSize - 60))
+        return try await withThrowingTaskGroup(of: [String].self) { group in
+            let workers = 32
+            for worker in 0..<workers {
+                group.addTask {
+                    var made: [String] = []
+                    for index in stride(from: worker, to: count, by: workers) {
+                        var session = await store.new(name: "sid")
+                        session.values = ["user": .int(index), "name": .string("user \(index)"), "role": "member", "n": 0, "pad": .string(filler)]
+                        let field = try await store.save(&session)
+                        made.append(String(field.value.split(separator: ";", maxSplits: 1)[0]))
+                    }
+                    return made
+                }
+            }
+            var all: [String] = []
+            all.reserveCapacity(count)
+            for try await part in group { all += part }
+            return all
+        }
+    }
+
+    /// A measured run of the store on this table, and its CPU per operation on each side.
+    func measure(_ mode: Options.Mode, tasks: Int, seconds: Double, serverCPU: ServerCPU?) async throws -> (Measurement, CPUSplit) {
+        let serverBefore = serverCPU?.seconds()
+        let measured = try await LoadRun.run(store: store, cookies: cookies, mode: mode, tasks: tasks, seconds: seconds)
+        let cpu = CPUSplit(
+            operations: Double(measured.operations), clientSeconds: measured.cpuSeconds,
+            serverSeconds: serverCPU?.seconds(since: serverBefore))
+        return (measured, cpu)
+    }
+
+    /// Closes the store, drops the table and removes pgbench's scripts.
+    func tearDown(admin: ConnectionPool) async throws {
+        pgbench?.removeScripts()
+        await store.close()
+        _ = try await admin.query("DROP TABLE IF EXISTS \(statements.table)")
+    }
+}
+
+func makeKey(_ byte: UInt8, encrypted: Bool) throws -> SessionKey {
+    try SessionKey(hashKey: [UInt8](repeating: byte, count: 32), encryptionKey: encrypted ? [UInt8](repeating: byte &+ 1, count: 32) : nil)
+}
