@@ -62,6 +62,7 @@ struct Options {
                     guard let mode = Mode(rawValue: String($0)) else { throw OptionError("unknown mode \($0)") }
                     return mode
                 }
+                guard !options.modes.isEmpty else { throw OptionError("--mode needs at least one mode") }
             case "--tasks": options.tasks = try ints(argument)
             case "--pool": options.pool = try ints(argument)[0]
             case "--duration": options.duration = Double(try next(argument)) ?? options.duration
