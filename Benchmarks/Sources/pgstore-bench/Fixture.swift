@@ -12,8 +12,8 @@ struct Fixture {
     let statements: (select: String, update: String, insert: String, table: String)
     /// The rows in the table when the load starts: sessions, pgbench's rows and filler.
     let rows: Int
-    /// The encoded data of one session, as stored.
-    let sampleData: [UInt8]
+    /// The server's CPU, when it runs on this machine.
+    let serverCPU: ServerCPU?
 
     /// Creates `table` afresh with `options.sessions` sessions made through the store, as many
     /// rows of the same size for pgbench (keys '1', '2', ...), and `filler` more rows of the same
@@ -73,7 +73,8 @@ struct Fixture {
         }
         let rows = try await admin.query("SELECT count(*) FROM \(statements.table)").first?.decode(Int.self, column: 0) ?? 0
         log("\(table): \(rows) rows")
-        return Fixture(store: store, cookies: cookies, pgbench: pgbench, statements: statements, rows: rows, sampleData: sampleData)
+        return Fixture(
+            store: store, cookies: cookies, pgbench: pgbench, statements: statements, rows: rows, serverCPU: serverCPU)
     }
 
     /// `count` sessions saved through the store; their cookies (`sid=...`), in no useful order.
@@ -100,14 +101,42 @@ struct Fixture {
         }
     }
 
+    /// A short unmeasured run before the measured ones of `mode` at `tasks`, so caches and
+    /// connections are warm.
+    func warmUp(_ mode: Options.Mode, tasks: Int, duration: Double) async throws {
+        _ = try await LoadRun.run(store: store, cookies: cookies, mode: mode, tasks: tasks, seconds: min(1, duration / 3))
+    }
+
     /// A measured run of the store on this table, and its CPU per operation on each side.
-    func measure(_ mode: Options.Mode, tasks: Int, seconds: Double, serverCPU: ServerCPU?) async throws -> (Measurement, CPUSplit) {
+    func measure(_ mode: Options.Mode, tasks: Int, seconds: Double) async throws -> (Measurement, CPUSplit) {
         let serverBefore = serverCPU?.seconds()
         let measured = try await LoadRun.run(store: store, cookies: cookies, mode: mode, tasks: tasks, seconds: seconds)
         let cpu = CPUSplit(
             operations: Double(measured.operations), clientSeconds: measured.cpuSeconds,
             serverSeconds: serverCPU?.seconds(since: serverBefore))
         return (measured, cpu)
+    }
+
+    /// One round of a paired comparison on this table: pgbench at `pgbenchClients` (when it is
+    /// set up), then the store, each for `seconds`; logs the pair as
+    /// `round N: mode=M tasks=T ops_per_s=O pgbench_tps=P ratio=R rows=N cpu: store SPLIT; pgbench SPLIT`,
+    /// the line scripts/bench reads the CPU split and table size from.
+    func pairedRound(
+        _ round: Int, mode: Options.Mode, tasks: Int, pgbenchClients: Int, seconds: Double
+    ) async throws -> (measurement: Measurement, pgbenchTPS: Double) {
+        var tps = 0.0
+        var pgbenchCPU: CPUSplit?
+        if let pgbench {
+            (tps, pgbenchCPU) = pgbench.run(mode: mode, clients: pgbenchClients, duration: seconds)
+        }
+        let (measured, cpu) = try await measure(mode, tasks: tasks, seconds: seconds)
+        // A typed value: inline, `tps > 0 ? x : 0` passes the `0` as an Int `CVarArg`, which
+        // `%.2f` misreads, shifting every later field (rows=0 was logged without pgbench).
+        let ratio: Double = tps > 0 ? measured.opsPerSecond / tps : 0
+        log(String(format: "round %d: mode=%@ tasks=%d ops_per_s=%.0f pgbench_tps=%.0f ratio=%.2f rows=%d",
+                   round, mode.rawValue, tasks, measured.opsPerSecond, tps, ratio, rows)
+            + " cpu: store \(cpu); pgbench \(pgbenchCPU.map(String.init(describing:)) ?? "not run")")
+        return (measured, tps)
     }
 
     /// Closes the store, drops the table and removes pgbench's scripts.

@@ -30,23 +30,12 @@ enum SizeComparison {
             table: options.table + "_large", filler: options.filler, options: options, admin: admin, serverCPU: serverCPU)
         let clients = options.pgbenchClients.first ?? options.pool
 
-        /// pgbench, then the store, on one table; logs the pair.
         func measure(_ fixture: Fixture, round: Int) async throws -> (measurement: Measurement, pgbenchTPS: Double) {
-            var tps = 0.0
-            var pgbenchCPU: CPUSplit?
-            if let pgbench = fixture.pgbench {
-                (tps, pgbenchCPU) = pgbench.run(mode: mode, clients: clients, duration: options.duration)
-            }
-            let (measured, cpu) = try await fixture.measure(mode, tasks: tasks, seconds: options.duration, serverCPU: serverCPU)
-            log(String(format: "round %d: mode=%@ tasks=%d ops_per_s=%.0f pgbench_tps=%.0f ratio=%.2f rows=%d",
-                       round, mode.rawValue, tasks, measured.opsPerSecond, tps, tps > 0 ? measured.opsPerSecond / tps : 0,
-                       fixture.rows)
-                + " cpu: store \(cpu); pgbench \(pgbenchCPU.map(String.init(describing:)) ?? "not run")")
-            return (measured, tps)
+            try await fixture.pairedRound(round, mode: mode, tasks: tasks, pgbenchClients: clients, seconds: options.duration)
         }
 
         for fixture in [small, large] {  // warm both the server's caches and the client
-            _ = try await LoadRun.run(store: fixture.store, cookies: fixture.cookies, mode: mode, tasks: tasks, seconds: min(1, options.duration / 3))
+            try await fixture.warmUp(mode, tasks: tasks, duration: options.duration)
         }
         var rounds: [Round] = []
         for round in 1...options.sizeRounds {

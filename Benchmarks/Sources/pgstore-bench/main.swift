@@ -53,10 +53,6 @@ func runModes(admin: ConnectionPool, serverCPU: ServerCPU?) async throws {
     rawQuery = (fixture.statements.select, [.float8(await store.touchThresholdForBenchmarks)])
     rawKeyCount = options.sessions
     noActorCodec = try SessionCodecBenchmark(keys: [try makeKey(7, encrypted: options.encrypted)])
-    func measure(_ mode: Options.Mode, tasks: Int) async throws -> (Measurement, CPUSplit) {
-        try await fixture.measure(mode, tasks: tasks, seconds: options.duration, serverCPU: serverCPU)
-    }
-
     for mode in options.modes {
         var pgbenchBest: (tps: Double, clients: Int) = (0, 0)
         if let pgbench = fixture.pgbench {
@@ -64,29 +60,25 @@ func runModes(admin: ConnectionPool, serverCPU: ServerCPU?) async throws {
             pgbenchBest = pgbench.best(mode: mode, clients: clients, duration: options.duration)
         }
         for tasks in options.tasks {
-            _ = try await LoadRun.run(store: store, cookies: fixture.cookies, mode: mode, tasks: tasks, seconds: min(1, options.duration / 3))
+            try await fixture.warmUp(mode, tasks: tasks, duration: options.duration)
             var result: Measurement
             var ratio: Double
             var pgbenchTPS = pgbenchBest.tps
-            if options.rounds > 1, let pgbench = fixture.pgbench {
+            if options.rounds > 1, fixture.pgbench != nil {
                 // The neighbours' load on a shared machine drifts by tens of percent within
                 // minutes: each store run follows a pgbench run (at pgbench's best client count)
                 // of its own, and the round with the median ratio is reported.
                 var rounds: [(ratio: Double, tps: Double, result: Measurement)] = []
                 for round in 1...options.rounds {
-                    let (tps, pgbenchCPU) = pgbench.run(mode: mode, clients: pgbenchBest.clients, duration: options.duration)
-                    let (measured, cpu) = try await measure(mode, tasks: tasks)
-                    let pairRatio = tps > 0 ? measured.opsPerSecond / tps : 0
-                    log(String(format: "round %d: mode=%@ tasks=%d ops_per_s=%.0f pgbench_tps=%.0f ratio=%.2f",
-                               round, mode.rawValue, tasks, measured.opsPerSecond, tps, pairRatio)
-                        + " cpu: store \(cpu); pgbench \(pgbenchCPU)")
-                    rounds.append((pairRatio, tps, measured))
+                    let (measured, tps) = try await fixture.pairedRound(
+                        round, mode: mode, tasks: tasks, pgbenchClients: pgbenchBest.clients, seconds: options.duration)
+                    rounds.append((tps > 0 ? measured.opsPerSecond / tps : 0, tps, measured))
                 }
                 let median = rounds.sorted { $0.ratio < $1.ratio }[rounds.count / 2]
                 (ratio, pgbenchTPS, result) = (median.ratio, median.tps, median.result)
             } else {
                 let cpu: CPUSplit
-                (result, cpu) = try await measure(mode, tasks: tasks)
+                (result, cpu) = try await fixture.measure(mode, tasks: tasks, seconds: options.duration)
                 ratio = pgbenchBest.tps > 0 ? result.opsPerSecond / pgbenchBest.tps : 0
                 log("mode=\(mode) tasks=\(tasks) cpu: \(cpu)")
             }
