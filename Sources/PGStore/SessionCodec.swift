@@ -81,6 +81,21 @@ struct SessionCodec: Sendable {
         }
     }
 
+    /// The session ID that a signed cookie names, before anything is verified, or `nil` when the
+    /// value is not a well-formed signed cookie (an encrypted one, from before 2026-12-01, names
+    /// none). Lets the store read the row while the signature is still to be checked: the ID is
+    /// only a key to look up, and nothing read is used unless ``openCookie(_:name:now:maxAge:)``
+    /// accepts the cookie and returns the same ID.
+    @inline(never)
+    static func claimedID(in value: Substring) -> String? {
+        guard value.utf8.count <= maximumCookieLength else { return nil }
+        let id = Base64URL.withDecoded(value.utf8) { bytes -> String? in
+            guard bytes.count == 1 + 8 + idSize + macSize, bytes[0] == signedVersion else { return nil }
+            return Base64URL.encode(UnsafeRawBufferPointer(rebasing: bytes[9..<(9 + idSize)]))
+        }
+        return id ?? nil
+    }
+
     // MARK: Data
 
     @inline(never)

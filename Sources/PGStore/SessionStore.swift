@@ -1,6 +1,7 @@
 public import HTTPTypes
 public import Logging
 public import PGClient
+import Synchronization
 
 /// Keeps HTTP sessions in PostgreSQL.
 ///
@@ -26,6 +27,8 @@ public actor SessionStore {
     private let codec: SessionCodec
     let table: SessionTable
     private var configuration: Configuration
+    /// ``touchThreshold``'s bits.
+    private nonisolated let touchThresholdBits: Atomic<UInt64>
     private let logger: Logger
     var cleanupLogger: Logger { logger }
 
@@ -77,6 +80,7 @@ public actor SessionStore {
         self.codec = try SessionCodec(keys: keys)
         self.table = try SessionTable(schema: configuration.schema, table: configuration.tableName, unlogged: configuration.unlogged)
         self.configuration = configuration
+        self.touchThresholdBits = Atomic(Self.touchThreshold(configuration).bitPattern)
         self.logger = logger ?? Logger(label: "swift-pgstore", factory: { _ in SwiftLogNoOpLogHandler() })
         try await table.prepare(on: pool)
     }
@@ -85,7 +89,10 @@ public actor SessionStore {
 
     /// Sets the max age (seconds) of new sessions' cookies and rows, and of cookies the store
     /// accepts. Sessions already handed out keep their options.
-    public func setMaxAge(_ seconds: Int) { configuration.sessionOptions.maxAge = seconds }
+    public func setMaxAge(_ seconds: Int) {
+        configuration.sessionOptions.maxAge = seconds
+        touchThresholdBits.store(Self.touchThreshold(configuration).bitPattern, ordering: .relaxed)
+    }
 
     /// Sets the most bytes of encoded session data (`0`: no limit).
     public func setMaxLength(_ bytes: Int) { configuration.maxLength = max(0, bytes) }
@@ -107,7 +114,7 @@ public actor SessionStore {
     ///   ``Session/freshReason`` saying why) when the cookie is missing, malformed, tampered,
     ///   expired, signed with an unknown key or for another name, or its row is gone.
     /// - Throws: `PGError` when the database fails.
-    public func get(_ request: HTTPRequest, name: String) async throws -> Session {
+    public nonisolated func get(_ request: HTTPRequest, name: String) async throws -> Session {
         try await get(cookieHeader: Self.cookieHeader(of: request), name: name)
     }
 
@@ -126,85 +133,80 @@ public actor SessionStore {
     ///   - name: the cookie name.
     /// - Returns: the stored session or a fresh one; see ``get(_:name:)``.
     /// - Throws: `PGError` when the database fails.
-    public func get(cookieHeader: String?, name: String) async throws -> Session {
-        var search = CookieSearch(now: Cookie.unixNow())
-        var found: StoredSession?
-        // Browsers may send several cookies of one name (different paths); the first valid one
-        // wins. The scanning, the codec and the building of the session run out of line, and
-        // only small values live across the query: a task keeps this frame while it waits, and
-        // at 10,000 waiting tasks its size shows in peak RSS. (One call that returns a `Session`,
-        // since each such call site costs room for a whole `Session` in the frame.)
+    public nonisolated func get(cookieHeader: String?, name: String) async throws -> Session {
+        // A signed cookie carries its session ID in the clear, so the row's SELECT starts before
+        // the actor is entered; the actor then checks the cookie's signature and age and opens the
+        // row in one visit, instead of one visit before the query and another after it. A cookie
+        // whose signature fails has cost one primary-key lookup, no more than a valid cookie
+        // costs. Browsers may send several cookies of one name (different paths); the first valid
+        // one wins, and at most four are tried, so a header stuffed with copies costs little.
+        var offset = 0
+        var tried = 0
+        var reason = Session.FreshReason.noCookie
         if let cookieHeader {
-            while found == nil, let id = nextCandidateID(&search, in: cookieHeader, name: name) {
-                let rows = try await select(id: id, touchThreshold: touchThreshold)
-                found = try storedSession(in: rows, id: id)
-                if found == nil { search.reason = .notFound }
+            while tried < 4, let (candidate, next) = Cookie.value(named: name, in: cookieHeader, from: offset) {
+                tried += 1
+                offset = next
+                let isLast = tried == 4 || Cookie.value(named: name, in: cookieHeader, from: next) == nil
+                var claimedID = SessionCodec.claimedID(in: candidate)
+                // A cookie sealed before 2026-12-01 has its ID encrypted: only the actor can read it.
+                if claimedID == nil { claimedID = await encryptedCookieID(candidate, name: name) }
+                let rows = if let claimedID { try await select(id: claimedID) } else { QueryResult?.none }
+                switch try await open(candidate, name: name, claimedID: claimedID, rows: rows, isLast: isLast) {
+                case .session(let session): return session
+                case .failed(let failure): reason = failure
+                }
             }
         }
-        return session(found, name: name, reason: search.reason)
+        return await fresh(name, reason)
     }
 
     /// The row of session `id`, if live. Its own small frame: the arguments it builds stay out of
     /// `get`'s.
     @inline(never)
-    private nonisolated func select(id: String, touchThreshold: Double) async throws -> QueryResult {
+    private nonisolated func select(id: String) async throws -> QueryResult {
         try await pool.query(table.selectSQL, [.text(id), .float8(touchThreshold)], readOnly: true)
     }
 
-    /// Where the search through a `Cookie` header stands.
-    private struct CookieSearch {
-        let now: Int64
-        var offset = 0
-        var tried = 0
-        var reason = Session.FreshReason.noCookie
+    /// What one visit of `get` to the actor found.
+    private enum Visit: Sendable {
+        /// The stored session, or a fresh one when no cookie is left to try.
+        case session(Session)
+        /// This cookie gives no session, for this reason; another one is left to try.
+        case failed(Session.FreshReason)
     }
 
-    /// The session ID in the next cookie named `name` that opens, or `nil` when none is left
-    /// (at most four are tried, so a header stuffed with copies costs little).
-    @inline(never)
-    private func nextCandidateID(_ search: inout CookieSearch, in header: String, name: String) -> String? {
-        while search.tried < 4, let (candidate, next) = Cookie.value(named: name, in: header, from: search.offset) {
-            search.tried += 1
-            search.offset = next
-            switch codec.openCookie(candidate, name: name, now: search.now, maxAge: configuration.sessionOptions.maxAge) {
-            case .failure(.malformed): search.reason = .malformed
-            case .failure(.badSignature): search.reason = .badSignature
-            case .failure(.expired): search.reason = .expired
-            case .success(let id): return id
+    /// Checks a cookie and opens the row read for the ID it claims: the codec half of `get`.
+    @inline(never)  // sync work inlined into an async function can sit in the task's frame while it waits
+    private func open(_ cookie: Substring, name: String, claimedID: String?, rows: QueryResult?, isLast: Bool) throws -> Visit {
+        let reason: Session.FreshReason
+        switch codec.openCookie(cookie, name: name, now: Cookie.unixNow(), maxAge: configuration.sessionOptions.maxAge) {
+        case .failure(.malformed): reason = .malformed
+        case .failure(.badSignature): reason = .badSignature
+        case .failure(.expired): reason = .expired
+        case .success(let id):
+            // The row was read for the ID the cookie claimed; now that the signature holds, it is
+            // the cookie's.
+            guard id == claimedID, let row = rows?.first else {
+                reason = .notFound
+                break
             }
+            guard let values = try row.withUnsafeBytes(column: 0, { codec.openValues($0, sessionID: id) }) else {
+                logger.warning("stored session data does not verify; handing out a fresh session", metadata: ["table": "\(table.displayName)"])
+                reason = .corruptData
+                break
+            }
+            var session = Session(
+                id: id, name: name, values: values, options: configuration.sessionOptions, isNew: false, freshReason: nil)
+            session.touchDue = try row.decode(Bool.self, column: 1)
+            return .session(session)
         }
-        return nil
+        return isLast ? .session(fresh(name, reason)) : .failed(reason)
     }
 
-    /// What `get` keeps of a stored session until it builds the `Session`.
-    private struct StoredSession {
-        let id: String
-        let values: [String: SessionValue]
-        let touchDue: Bool
-    }
-
-    /// The session stored in the SELECT's rows, or `nil` when there is no row or its data does
-    /// not verify. Out of line, like the other sync steps of `get`: sync work inlined into an
-    /// async function can sit in the task's frame while the task waits.
-    @inline(never)
-    private func storedSession(in rows: QueryResult, id: String) throws -> StoredSession? {
-        guard let row = rows.first else { return nil }
-        guard let values = try row.withUnsafeBytes(column: 0, { codec.openValues($0, sessionID: id) }) else {
-            logger.warning("stored session data does not verify; handing out a fresh session", metadata: ["table": "\(table.displayName)"])
-            return nil
-        }
-        return StoredSession(id: id, values: values, touchDue: try row.decode(Bool.self, column: 1))
-    }
-
-    /// The stored session, or a fresh one for `reason`.
-    @inline(never)  // see storedSession(in:id:)
-    private func session(_ stored: StoredSession?, name: String, reason: Session.FreshReason) -> Session {
-        guard let stored else { return fresh(name, reason) }
-        var session = Session(
-            id: stored.id, name: name, values: stored.values, options: configuration.sessionOptions, isNew: false,
-            freshReason: nil)
-        session.touchDue = stored.touchDue
-        return session
+    /// The ID in a cookie sealed with AES-GCM (as before 2026-12-01), if it opens.
+    private func encryptedCookieID(_ cookie: Substring, name: String) -> String? {
+        try? codec.openCookie(cookie, name: name, now: Cookie.unixNow(), maxAge: configuration.sessionOptions.maxAge).get()
     }
 
     /// A fresh session named `name` with a new random ID; it costs no row until it is saved.
@@ -338,18 +340,26 @@ public actor SessionStore {
         return HTTPField(name: .setCookie, value: Cookie.setCookie(name: session.name, value: value, options: session.options, now: now))
     }
 
-    /// A loaded session's expiry is due to move once less than this many seconds are left.
-    /// (Out of line: the configuration copies it reads stay out of `get`'s async frame.)
-    var touchThreshold: Double {
-        @inline(never) get {
-            Double(rowMaxAge(configuration.sessionOptions)) * (1 - min(max(configuration.touchFraction, 0), 1))
-        }
+    /// A loaded session's expiry is due to move once less than this many seconds are left. Kept
+    /// outside the actor's state, since `get` passes it to its SELECT before it enters the actor;
+    /// ``setMaxAge(_:)`` updates it.
+    nonisolated var touchThreshold: Double {
+        Double(bitPattern: touchThresholdBits.load(ordering: .relaxed))
+    }
+
+    private static func touchThreshold(_ configuration: Configuration) -> Double {
+        Double(rowMaxAge(configuration.sessionOptions, storeMaxAge: configuration.sessionOptions.maxAge))
+            * (1 - min(max(configuration.touchFraction, 0), 1))
     }
 
     /// The row's lifetime: the session's max age, or the store's for browser-session cookies.
     private func rowMaxAge(_ options: SessionOptions) -> Int {
+        Self.rowMaxAge(options, storeMaxAge: configuration.sessionOptions.maxAge)
+    }
+
+    private static func rowMaxAge(_ options: SessionOptions, storeMaxAge: Int) -> Int {
         if options.maxAge > 0 { return options.maxAge }
-        return configuration.sessionOptions.maxAge > 0 ? configuration.sessionOptions.maxAge : 86_400 * 30
+        return storeMaxAge > 0 ? storeMaxAge : 86_400 * 30
     }
 
     private func gone(_ session: Session) -> SessionStoreError {

@@ -68,6 +68,19 @@ struct SessionLifecycleTests {
         }
     }
 
+    @Test func setMaxAgeMovesWhenAnExpiryIsDue() async throws {
+        // Due once less than nine tenths of maxAge is left: not for a row just written with a
+        // one-hour lifetime, but after the store's maxAge becomes a day.
+        try await withStore({ $0.sessionOptions.maxAge = 3600 }) { store in
+            var session = await store.new(name: "sid")
+            session.values["n"] = 1
+            let cookie = cookieHeader(from: try await store.save(&session))
+            #expect(try await store.get(cookieHeader: cookie, name: "sid").touchDue == false)
+            await store.setMaxAge(86_400)
+            #expect(try await store.get(cookieHeader: cookie, name: "sid").touchDue == true)
+        }
+    }
+
     @Test func freshSessionsCostNoRowAndNegativeMaxAgeDeletes() async throws {
         let table = StoreTestDatabase.uniqueTable()
         try await withStore(table: table) { store in
