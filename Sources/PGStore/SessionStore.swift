@@ -239,22 +239,46 @@ public actor SessionStore {
     /// - Returns: the `Set-Cookie` header field (the cookie carries only the signed session ID).
     /// - Throws: ``SessionStoreError`` (`dataTooLarge`, `sessionNotFound`) with nothing written, or
     ///   `PGError` when the database fails.
-    public func save(_ session: inout Session) async throws -> HTTPField {
+    public nonisolated func save(_ session: inout Session) async throws -> HTTPField {
         if session.options.maxAge < 0 { return try await destroy(&session) }
-        let lifetime = Double(rowMaxAge(session.options))
-        if session.isNew {
-            let data = try seal(session.values, id: session.id)
-            _ = try await pool.query(table.insertSQL, [.text(session.id), .bytea(data), .float8(lifetime)])
-        } else if session.storedValues != session.values {
-            let data = try seal(session.values, id: session.id)
-            let result = try await pool.query(table.updateSQL, [.text(session.id), .bytea(data), .float8(lifetime)])
-            guard result.affectedRows == 1 else { throw gone(session) }
-        } else if session.touchDue {
-            let result = try await pool.query(table.touchSQL, [.text(session.id), .float8(lifetime)])
-            guard result.affectedRows == 1 else { throw gone(session) }
+        // The codec work (sealing the values and the cookie) in one visit to the actor; the write
+        // runs after it, so the actor is not entered a second time when the write returns.
+        let plan = try await planSave(session)
+        if let write = plan.write {
+            let result = try await pool.query(write.sql, write.parameters)
+            guard write.isInsert || result.affectedRows == 1 else { throw Self.gone }
         }
         session.markStored()
-        return try cookie(for: session)
+        return plan.cookie
+    }
+
+    /// The statement a save sends (none when nothing changed) and the cookie it returns.
+    private struct SavePlan: Sendable {
+        struct Write: Sendable {
+            let sql: String
+            let parameters: [PGValue]
+            /// An INSERT of a new session; anything else must find its row.
+            let isInsert: Bool
+        }
+        let write: Write?
+        let cookie: HTTPField
+    }
+
+    private func planSave(_ session: Session) throws -> SavePlan {
+        let lifetime = Double(rowMaxAge(session.options))
+        let write: SavePlan.Write?
+        if session.isNew {
+            let data = try seal(session.values, id: session.id)
+            write = .init(sql: table.insertSQL, parameters: [.text(session.id), .bytea(data), .float8(lifetime)], isInsert: true)
+        } else if session.storedValues != session.values {
+            let data = try seal(session.values, id: session.id)
+            write = .init(sql: table.updateSQL, parameters: [.text(session.id), .bytea(data), .float8(lifetime)], isInsert: false)
+        } else if session.touchDue {
+            write = .init(sql: table.touchSQL, parameters: [.text(session.id), .float8(lifetime)], isInsert: false)
+        } else {
+            write = nil
+        }
+        return SavePlan(write: write, cookie: try cookie(for: session))
     }
 
     /// Gives the session a new ID (call it at login, against session fixation): values kept, the
@@ -275,7 +299,7 @@ public actor SessionStore {
         } else {
             let result = try await pool.query(
                 table.regenerateSQL, [.text(session.id), .text(newID), .bytea(data), .float8(lifetime)])
-            guard result.affectedRows == 1 else { throw gone(session) }
+            guard result.affectedRows == 1 else { throw Self.gone }
         }
         session.id = newID
         session.markStored()
@@ -362,7 +386,7 @@ public actor SessionStore {
         return storeMaxAge > 0 ? storeMaxAge : 86_400 * 30
     }
 
-    private func gone(_ session: Session) -> SessionStoreError {
+    private static var gone: SessionStoreError {
         SessionStoreError(.sessionNotFound, "the session's row is gone (destroyed or expired); it was not saved")
     }
 }
