@@ -1,5 +1,11 @@
 import CLibPQ
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
 /// Parameters laid out the way libpq takes them: the values back to back in one byte buffer,
 /// and per parameter a type OID, a format and a length. Built (and validated) on the caller's
 /// task, so the event loop only takes pointers.
@@ -71,7 +77,7 @@ struct EncodedParameters: Sendable {
         case .text(let text):
             // libpq reads text parameters up to their NUL terminator, so a NUL inside would
             // silently cut the value short. Refuse it instead.
-            if text.utf8.contains(0) {
+            if containsNUL(text) {
                 throw PGError(code: .invalidParameter, message: "parameter $\(index + 1) contains a NUL character")
             }
             guard text.utf8.count < Int(Int32.max) else { throw tooLarge(index) }
@@ -82,6 +88,15 @@ struct EncodedParameters: Sendable {
         case .fixed(let oid, _, let width):
             return (oid, 1, UInt32(width))
         }
+    }
+
+    /// Whether `text` has a NUL byte: `memchr` over its UTF-8 where it is contiguous (a native
+    /// string always is), which is several times cheaper than iterating the UTF-8 view.
+    private static func containsNUL(_ text: String) -> Bool {
+        text.utf8.withContiguousStorageIfAvailable { bytes in
+            guard let base = bytes.baseAddress else { return false }
+            return memchr(base, 0, bytes.count) != nil
+        } ?? text.utf8.contains(0)
     }
 
     private static func tooLarge(_ index: Int) -> PGError {
