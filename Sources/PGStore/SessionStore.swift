@@ -19,7 +19,9 @@ import Synchronization
 /// only database failures throw (as `PGError`).
 ///
 /// The actor serializes codec work and bookkeeping; database round trips run concurrently
-/// (the actor is free while a query is in flight), pipelined by the ``ConnectionPool``.
+/// (the actor is free while a query is in flight), pipelined by the ``ConnectionPool``. A `get`
+/// or a `save` enters the actor once: `get` after its SELECT has been answered, `save` before
+/// its write is sent.
 public actor SessionStore {
     /// The pool the store's queries run on.
     public nonisolated let pool: ConnectionPool
