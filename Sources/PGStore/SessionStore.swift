@@ -19,9 +19,9 @@ import Synchronization
 /// only database failures throw (as `PGError`).
 ///
 /// The actor serializes codec work and bookkeeping; database round trips run concurrently
-/// (the actor is free while a query is in flight), pipelined by the ``ConnectionPool``. A `get`
-/// or a `save` enters the actor once: `get` after its SELECT has been answered, `save` before
-/// its write is sent.
+/// (the actor is free while a query is in flight), pipelined by the ``ConnectionPool``. Each
+/// call enters the actor once: `get` after its SELECT has been answered, `save` and
+/// `regenerateID` before their statement is sent, `destroy` after its DELETE.
 public actor SessionStore {
     /// The pool the store's queries run on.
     public nonisolated let pool: ConnectionPool
@@ -292,20 +292,34 @@ public actor SessionStore {
     /// - Throws: ``SessionStoreError/Code/sessionNotFound`` when the stored row is already gone,
     ///   ``SessionStoreError/Code/dataTooLarge``, or `PGError`.
     @discardableResult
-    public func regenerateID(_ session: inout Session) async throws -> HTTPField {
-        let newID = SessionCodec.newSessionID()
-        let data = try seal(session.values, id: newID)
-        let lifetime = Double(rowMaxAge(session.options))
+    public nonisolated func regenerateID(_ session: inout Session) async throws -> HTTPField {
+        // The new ID, its sealed data and its cookie in one visit to the actor; the statement after.
+        let plan = try await planRegeneration(session)
         if session.isNew {
-            _ = try await pool.query(table.insertSQL, [.text(newID), .bytea(data), .float8(lifetime)])
+            _ = try await pool.query(table.insertSQL, [.text(plan.newID), .bytea(plan.data), .float8(plan.lifetime)])
         } else {
             let result = try await pool.query(
-                table.regenerateSQL, [.text(session.id), .text(newID), .bytea(data), .float8(lifetime)])
+                table.regenerateSQL, [.text(session.id), .text(plan.newID), .bytea(plan.data), .float8(plan.lifetime)])
             guard result.affectedRows == 1 else { throw Self.gone }
         }
-        session.id = newID
+        session.id = plan.newID
         session.markStored()
-        return try cookie(for: session)
+        return plan.cookie
+    }
+
+    private struct RegenerationPlan: Sendable {
+        let newID: String
+        let data: [UInt8]
+        let lifetime: Double
+        let cookie: HTTPField
+    }
+
+    private func planRegeneration(_ session: Session) throws -> RegenerationPlan {
+        var renamed = session
+        renamed.id = SessionCodec.newSessionID()
+        return RegenerationPlan(
+            newID: renamed.id, data: try seal(session.values, id: renamed.id), lifetime: Double(rowMaxAge(session.options)),
+            cookie: try cookie(for: renamed))
     }
 
     /// Deletes the session's row and returns an expiring cookie. The session becomes a fresh,
@@ -313,18 +327,25 @@ public actor SessionStore {
     /// - Returns: the `Set-Cookie` field that removes the cookie.
     /// - Throws: `PGError` when the database fails.
     @discardableResult
-    public func destroy(_ session: inout Session) async throws -> HTTPField {
+    public nonisolated func destroy(_ session: inout Session) async throws -> HTTPField {
         if !session.isNew {
             _ = try await pool.query(table.deleteSQL, [.text(session.id)])
         }
         let field = HTTPField(
             name: .setCookie,
             value: Cookie.setCookie(name: session.name, value: nil, options: session.options, now: Cookie.unixNow()))
+        session = await successor(of: session)
+        return field
+    }
+
+    /// The fresh session that replaces a destroyed one: same name, the destroyed one's options
+    /// (its max age back to the store's when it was negative, the request to delete).
+    private func successor(of session: Session) -> Session {
         var options = session.options
         if options.maxAge < 0 { options.maxAge = configuration.sessionOptions.maxAge }
-        session = fresh(session.name, .requested)
-        session.options = options
-        return field
+        var successor = fresh(session.name, .requested)
+        successor.options = options
+        return successor
     }
 
     // MARK: Cleanup

@@ -45,6 +45,33 @@ struct SessionLifecycleTests {
         }
     }
 
+    @Test func regenerateIDOfANewSessionAndOfOneWhoseRowIsGone() async throws {
+        let table = StoreTestDatabase.uniqueTable()
+        try await withStore(table: table) { store in
+            // Never saved: written under the new ID, and a save right after writes nothing more.
+            var fresh = await store.new(name: "sid")
+            let unsavedID = fresh.id
+            fresh.values["user"] = "dora"
+            let cookie = cookieHeader(from: try await store.regenerateID(&fresh))
+            #expect(fresh.id != unsavedID && !fresh.isNew)
+            #expect(try await store.get(cookieHeader: cookie, name: "sid").values["user"] == "dora")
+            let modifiedOn = { try await store.pool.query("SELECT modified_on FROM \"\(table)\"").first?.decode(Date.self, column: 0) }
+            let before = try await modifiedOn()
+            _ = try await store.save(&fresh)
+            #expect(try await modifiedOn() == before, "regenerateID leaves nothing unsaved")
+
+            // Destroyed by another request: nothing is written and the session keeps its ID.
+            var stored = try await store.get(cookieHeader: cookie, name: "sid")
+            var elsewhere = stored
+            _ = try await store.destroy(&elsewhere)
+            let goneID = stored.id
+            let error = await #expect(throws: SessionStoreError.self) { try await store.regenerateID(&stored) }
+            #expect(error?.code == .sessionNotFound)
+            #expect(stored.id == goneID)
+            #expect(try await rowCount(store, table) == 0)
+        }
+    }
+
     @Test func unchangedSessionsCostNoWrite() async throws {
         let table = StoreTestDatabase.uniqueTable()
         try await withStore(table: table) { store in
