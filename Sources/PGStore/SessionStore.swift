@@ -182,7 +182,7 @@ public actor SessionStore {
     @inline(never)  // sync work inlined into an async function can sit in the task's frame while it waits
     private func open(_ cookie: Substring, name: String, claimedID: String?, rows: QueryResult?, isLast: Bool) throws -> Visit {
         let reason: Session.FreshReason
-        switch codec.openCookie(cookie, name: name, now: Cookie.unixNow(), maxAge: configuration.sessionOptions.maxAge) {
+        switch openCookie(cookie, name: name) {
         case .failure(.malformed): reason = .malformed
         case .failure(.badSignature): reason = .badSignature
         case .failure(.expired): reason = .expired
@@ -208,7 +208,12 @@ public actor SessionStore {
 
     /// The ID in a cookie sealed with AES-GCM (as before 2026-12-01), if it opens.
     private func encryptedCookieID(_ cookie: Substring, name: String) -> String? {
-        try? codec.openCookie(cookie, name: name, now: Cookie.unixNow(), maxAge: configuration.sessionOptions.maxAge).get()
+        try? openCookie(cookie, name: name).get()
+    }
+
+    /// The session ID in a cookie, checked against the keys, the cookie name and the store's max age.
+    private func openCookie(_ cookie: Substring, name: String) -> Result<String, SessionCodec.CookieFailure> {
+        codec.openCookie(cookie, name: name, now: Cookie.unixNow(), maxAge: configuration.sessionOptions.maxAge)
     }
 
     /// A fresh session named `name` with a new random ID; it costs no row until it is saved.
@@ -246,29 +251,34 @@ public actor SessionStore {
         // The codec work (sealing the values and the cookie) in one visit to the actor; the write
         // runs after it, so the actor is not entered a second time when the write returns.
         let plan = try await planSave(session)
-        if let write = plan.write {
-            let result = try await pool.query(write.sql, write.parameters)
-            guard write.isInsert || result.affectedRows == 1 else { throw Self.gone }
-        }
+        if let write = plan.write { try await send(write) }
         session.markStored()
         return plan.cookie
     }
 
     /// The statement a save sends (none when nothing changed) and the cookie it returns.
     private struct SavePlan: Sendable {
-        struct Write: Sendable {
-            let sql: String
-            let parameters: [PGValue]
-            /// An INSERT of a new session; anything else must find its row.
-            let isInsert: Bool
-        }
         let write: Write?
         let cookie: HTTPField
     }
 
+    /// A statement that writes a session's row, planned on the actor and sent after it.
+    private struct Write: Sendable {
+        let sql: String
+        let parameters: [PGValue]
+        /// An INSERT of a new session; anything else must find its row.
+        let isInsert: Bool
+    }
+
+    /// Sends a planned write; one that finds no row throws ``SessionStoreError/Code/sessionNotFound``.
+    private nonisolated func send(_ write: Write) async throws {
+        let result = try await pool.query(write.sql, write.parameters)
+        guard write.isInsert || result.affectedRows == 1 else { throw Self.gone }
+    }
+
     private func planSave(_ session: Session) throws -> SavePlan {
         let lifetime = Double(rowMaxAge(session.options))
-        let write: SavePlan.Write?
+        let write: Write?
         if session.isNew {
             let data = try seal(session.values, id: session.id)
             write = .init(sql: table.insertSQL, parameters: [.text(session.id), .bytea(data), .float8(lifetime)], isInsert: true)
@@ -295,13 +305,7 @@ public actor SessionStore {
     public nonisolated func regenerateID(_ session: inout Session) async throws -> HTTPField {
         // The new ID, its sealed data and its cookie in one visit to the actor; the statement after.
         let plan = try await planRegeneration(session)
-        if session.isNew {
-            _ = try await pool.query(table.insertSQL, [.text(plan.newID), .bytea(plan.data), .float8(plan.lifetime)])
-        } else {
-            let result = try await pool.query(
-                table.regenerateSQL, [.text(session.id), .text(plan.newID), .bytea(plan.data), .float8(plan.lifetime)])
-            guard result.affectedRows == 1 else { throw Self.gone }
-        }
+        try await send(plan.write)
         session.id = plan.newID
         session.markStored()
         return plan.cookie
@@ -309,17 +313,21 @@ public actor SessionStore {
 
     private struct RegenerationPlan: Sendable {
         let newID: String
-        let data: [UInt8]
-        let lifetime: Double
+        let write: Write
         let cookie: HTTPField
     }
 
     private func planRegeneration(_ session: Session) throws -> RegenerationPlan {
         var renamed = session
         renamed.id = SessionCodec.newSessionID()
-        return RegenerationPlan(
-            newID: renamed.id, data: try seal(session.values, id: renamed.id), lifetime: Double(rowMaxAge(session.options)),
-            cookie: try cookie(for: renamed))
+        let data = try seal(session.values, id: renamed.id)
+        let lifetime = Double(rowMaxAge(session.options))
+        let write = if session.isNew {
+            Write(sql: table.insertSQL, parameters: [.text(renamed.id), .bytea(data), .float8(lifetime)], isInsert: true)
+        } else {
+            Write(sql: table.regenerateSQL, parameters: [.text(session.id), .text(renamed.id), .bytea(data), .float8(lifetime)], isInsert: false)
+        }
+        return RegenerationPlan(newID: renamed.id, write: write, cookie: try cookie(for: renamed))
     }
 
     /// Deletes the session's row and returns an expiring cookie. The session becomes a fresh,
