@@ -201,6 +201,26 @@ public actor ConnectionPool {
         await withCheckedContinuation { closeWaiters.append($0) }
     }
 
+    /// The pool's I/O thread, as an executor for tasks that mostly wait on this pool.
+    ///
+    /// By default a caller runs on Swift's global executor and its queries go through the pool's
+    /// I/O thread: each answer wakes a worker thread to resume its caller, and each query may wake
+    /// the I/O thread. A task that prefers this executor runs on the I/O thread itself, between its
+    /// turns at the sockets, so neither wake-up happens:
+    ///
+    /// ```swift
+    /// await withTaskExecutorPreference(pool.taskExecutor) {
+    ///     // queries, and the session store's work, run here without thread hops
+    /// }
+    /// ```
+    ///
+    /// All such tasks share that one thread, so it suits work that is mostly queries (on two
+    /// cores shared with PostgreSQL it cut the client's CPU per session read by about a quarter,
+    /// see BENCHMARKS.md), not work that needs more than one core. Never block in it: a blocked
+    /// I/O thread stalls every query of the pool. Once the pool is closed, tasks that still
+    /// prefer this executor run on the global executor.
+    public nonisolated var taskExecutor: any TaskExecutor { loop }
+
     /// The number of open or opening connections (for tests and metrics).
     public var connectionCount: Int { connections.count }
 

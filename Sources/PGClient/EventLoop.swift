@@ -33,13 +33,22 @@ final class EventLoop: @unchecked Sendable {
     private enum Job {
         case run(@Sendable () -> Void)
         case submit(PendingQuery, LibPQConnection)
+        /// A task that prefers this loop as its executor (see ``TaskExecutor``).
+        case task(UnownedJob)
+    }
+
+    /// The queue of work for the loop thread, and whether the thread has stopped taking it.
+    private struct Queue {
+        var jobs: [Job] = []
+        var stopped = false
     }
 
     // Shared between threads.
     private let epollFD: Int32
     private let wakeFD: Int32
-    private let jobs = Mutex<[Job]>([])
+    private let queue = Mutex(Queue())
     private let sleeping = Atomic<Bool>(false)
+    private let threadID = Atomic<UInt>(0)  // pthread_t of the loop thread, once it runs
     private let terminated = Mutex<(done: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
 
     // Confined to the loop thread.
@@ -50,6 +59,7 @@ final class EventLoop: @unchecked Sendable {
     private var endOfTick: [any EventLoopHandler] = []
     private var running = true
     private var spareJobs: [Job] = []
+    private var spareTasks: [UnownedJob] = []
     private var spareEndOfTick: [any EventLoopHandler] = []
 
     static let readable: UInt32 = 0x001  // EPOLLIN
@@ -94,16 +104,26 @@ final class EventLoop: @unchecked Sendable {
 
     /// Runs `job` on the loop thread, soon. Safe to call from any thread.
     func execute(_ job: @escaping @Sendable () -> Void) {
-        enqueue(.run(job))
+        append(.run(job))
     }
 
     /// Hands `query` to `connection` on the loop thread, soon. Safe to call from any thread.
     func submit(_ query: PendingQuery, to connection: LibPQConnection) {
-        enqueue(.submit(query, connection))
+        append(.submit(query, connection))
     }
 
-    private func enqueue(_ job: Job) {
-        jobs.withLock { $0.append(job) }
+    private func append(_ job: Job) {
+        let accepted = queue.withLock { queue in
+            if queue.stopped { return false }
+            queue.jobs.append(job)
+            return true
+        }
+        guard accepted else {
+            // The thread is gone. A task still runs, on the global executor; other work has
+            // nothing left to act on (the pool closed its connections before stopping the loop).
+            if case .task(let task) = job { globalConcurrentExecutor.enqueue(ExecutorJob(task)) }
+            return
+        }
         // Only pay for the wake-up write when the loop is (about to be) asleep in epoll_wait.
         if sleeping.exchange(false, ordering: .sequentiallyConsistent) {
             var one: UInt64 = 1
@@ -190,6 +210,7 @@ final class EventLoop: @unchecked Sendable {
     }
 
     private func run() {
+        threadID.store(Self.currentThread(), ordering: .relaxed)
         var events = [epoll_event](repeating: epoll_event(), count: 64)
         while running {
             let haveJobs = runJobs()
@@ -202,7 +223,7 @@ final class EventLoop: @unchecked Sendable {
             } else {
                 sleeping.store(true, ordering: .sequentiallyConsistent)
                 // A job may have arrived between runJobs() and the store: don't sleep on it.
-                if jobs.withLock({ !$0.isEmpty }) {
+                if queue.withLock({ !$0.jobs.isEmpty }) {
                     sleeping.store(false, ordering: .sequentiallyConsistent)
                     timeout = 0
                 } else {
@@ -233,6 +254,14 @@ final class EventLoop: @unchecked Sendable {
             }
             fireTimers()
         }
+        let leftover = queue.withLock { queue -> [Job] in
+            queue.stopped = true
+            defer { queue.jobs = [] }
+            return queue.jobs
+        }
+        // A later thread may be given the same pthread_t.
+        threadID.store(0, ordering: .relaxed)
+        for case .task(let task) in leftover { globalConcurrentExecutor.enqueue(ExecutorJob(task)) }
         Glibc.close(epollFD)
         Glibc.close(wakeFD)
         let waiters = terminated.withLock { state -> [CheckedContinuation<Void, Never>] in
@@ -248,19 +277,30 @@ final class EventLoop: @unchecked Sendable {
         // Swap the queue with a spare, empty buffer so neither side reallocates on every tick.
         var batch = spareJobs
         spareJobs = []
-        jobs.withLock { swap(&batch, &$0) }
+        queue.withLock { swap(&batch, &$0.jobs) }
         if batch.isEmpty {
             spareJobs = batch
             return false
         }
+        var tasks = spareTasks
+        spareTasks = []
         for job in batch {
             switch job {
             case .run(let body): body()
             case .submit(let query, let connection): connection.submit(query)
+            case .task(let job): tasks.append(job)
             }
         }
         batch.removeAll(keepingCapacity: true)
         spareJobs = batch
+        if !tasks.isEmpty {
+            // Queries leave before the tasks run, so the server works on them meanwhile.
+            flushEndOfTick()
+            let executor = asUnownedTaskExecutor()
+            for job in tasks { job.runSynchronously(on: executor) }
+            tasks.removeAll(keepingCapacity: true)
+        }
+        spareTasks = tasks
         return true
     }
 
@@ -288,5 +328,26 @@ final class EventLoop: @unchecked Sendable {
             timers[id] = nil
             timer.body()
         }
+    }
+}
+
+/// Tasks that prefer the loop run on its thread, between its turns at the sockets: a query's
+/// answer then resumes its caller without waking another thread, and the caller's next query
+/// reaches its connection without waking this one. Once the thread has stopped, tasks that still
+/// prefer it run on the global executor.
+extension EventLoop: TaskExecutor {
+    func enqueue(_ job: consuming ExecutorJob) {
+        append(.task(UnownedJob(job)))
+    }
+
+    /// Whether the caller runs on the loop's thread.
+    var isLoopThread: Bool { threadID.load(ordering: .relaxed) == Self.currentThread() }
+
+    private static func currentThread() -> UInt {
+        #if canImport(Glibc)
+        UInt(pthread_self())
+        #else
+        UInt(bitPattern: pthread_self())
+        #endif
     }
 }

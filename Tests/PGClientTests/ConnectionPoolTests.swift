@@ -437,3 +437,57 @@ struct ServerRestartTests {
         }
     }
 }
+
+@Suite("The pool's task executor")
+struct PoolTaskExecutorTests {
+    @Test func callersPreferringItRunOnTheIOThreadAndAreResumedThere() async throws {
+        try await withPool({ $0.maximumConnections = 2 }) { pool in
+            try await withTaskExecutorPreference(pool.taskExecutor) {
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for index in 0..<200 {
+                        group.addTask {
+                            #expect(pool.loop.isLoopThread, "a child task inherits the preference")
+                            let rows = try await pool.query("SELECT $1::int8 + 1", [.int8(Int64(index))], readOnly: index.isMultiple(of: 2))
+                            #expect(try rows.first?.decode(Int.self, column: 0) == index + 1)
+                            #expect(pool.loop.isLoopThread, "the answer resumes its caller on the I/O thread")
+                        }
+                    }
+                    try await group.waitForAll()
+                }
+            }
+            // Without the preference, callers run elsewhere.
+            _ = try await pool.query("SELECT 1")
+            #expect(!pool.loop.isLoopThread)
+        }
+    }
+
+    @Test func aCallerOnTheIOThreadCanBeCancelled() async throws {
+        try await withPool { pool in
+            let slow = Task(executorPreference: pool.taskExecutor) { try await pool.query("SELECT pg_sleep(2)") }
+            try await Task.sleep(for: .milliseconds(100))
+            let start = ContinuousClock.now
+            slow.cancel()
+            await #expect(throws: CancellationError.self) { try await slow.value }
+            #expect(ContinuousClock.now - start < .seconds(1), "returns at once, not when the statement ends")
+            let rows = try await pool.query("SELECT 7")
+            #expect(try rows.first?.decode(Int.self, column: 0) == 7)
+        }
+    }
+
+    @Test func tasksStillPreferringItRunAfterThePoolClosed() async throws {
+        let pool = try TestDatabase.pool()
+        let executor = pool.taskExecutor
+        _ = try await pool.query("SELECT 1")
+        await pool.close()
+        let outcome = await Task(executorPreference: executor) { () -> (onLoop: Bool, code: PGError.Code?) in
+            do {
+                _ = try await pool.query("SELECT 1")
+                return (pool.loop.isLoopThread, nil)
+            } catch {
+                return (pool.loop.isLoopThread, (error as? PGError)?.code)
+            }
+        }.value
+        #expect(!outcome.onLoop, "runs on the global executor once the I/O thread stopped")
+        #expect(outcome.code == .poolClosed)
+    }
+}

@@ -24,6 +24,33 @@ struct SessionLifecycleTests {
         }
     }
 
+    @Test func sessionsWorkFromTasksOnThePoolsThread() async throws {
+        let table = StoreTestDatabase.uniqueTable()
+        try await withStore(table: table) { store in
+            // The store's actor and its codec run on the executor its callers prefer.
+            try await withTaskExecutorPreference(store.pool.taskExecutor) {
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for index in 0..<50 {
+                        group.addTask {
+                            var session = await store.new(name: "sid")
+                            session.values["n"] = .int(index)
+                            let cookie = cookieHeader(from: try await store.save(&session))
+                            var loaded = try await store.get(cookieHeader: cookie, name: "sid")
+                            #expect(loaded.values["n"] == .int(index))
+                            loaded.values["n"] = .int(index + 1)
+                            _ = try await store.save(&loaded)
+                            #expect(try await store.get(cookieHeader: cookie, name: "sid").values["n"] == .int(index + 1))
+                            try await store.destroy(&loaded)
+                            #expect(try await store.get(cookieHeader: cookie, name: "sid").isNew)
+                        }
+                    }
+                    try await group.waitForAll()
+                }
+            }
+            #expect(try await rowCount(store, table) == 0)
+        }
+    }
+
     @Test func noFixation() async throws {
         let table = StoreTestDatabase.uniqueTable()
         try await withStore(table: table) { store in

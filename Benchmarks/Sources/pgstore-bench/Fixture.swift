@@ -14,6 +14,8 @@ struct Fixture {
     let rows: Int
     /// The server's CPU, when it runs on this machine.
     let serverCPU: ServerCPU?
+    /// Whether the load's tasks prefer the pool's I/O thread as their executor.
+    let onPoolThread: Bool
 
     /// Creates `table` afresh with `options.sessions` sessions made through the store, as many
     /// rows of the same size for pgbench (keys '1', '2', ...), and `filler` more rows of the same
@@ -74,7 +76,8 @@ struct Fixture {
         let rows = try await admin.query("SELECT count(*) FROM \(statements.table)").first?.decode(Int.self, column: 0) ?? 0
         log("\(table): \(rows) rows")
         return Fixture(
-            store: store, cookies: cookies, pgbench: pgbench, statements: statements, rows: rows, serverCPU: serverCPU)
+            store: store, cookies: cookies, pgbench: pgbench, statements: statements, rows: rows, serverCPU: serverCPU,
+            onPoolThread: options.onPoolThread)
     }
 
     /// `count` sessions saved through the store; their cookies (`sid=...`), in no useful order.
@@ -104,13 +107,15 @@ struct Fixture {
     /// A short unmeasured run before the measured ones of `mode` at `tasks`, so caches and
     /// connections are warm.
     func warmUp(_ mode: Options.Mode, tasks: Int, duration: Double) async throws {
-        _ = try await LoadRun.run(store: store, cookies: cookies, mode: mode, tasks: tasks, seconds: min(1, duration / 3))
+        _ = try await LoadRun.run(
+            store: store, cookies: cookies, mode: mode, tasks: tasks, seconds: min(1, duration / 3), onPoolThread: onPoolThread)
     }
 
     /// A measured run of the store on this table, and its CPU per operation on each side.
     func measure(_ mode: Options.Mode, tasks: Int, seconds: Double) async throws -> (Measurement, CPUSplit) {
         let serverBefore = serverCPU?.seconds()
-        let measured = try await LoadRun.run(store: store, cookies: cookies, mode: mode, tasks: tasks, seconds: seconds)
+        let measured = try await LoadRun.run(
+            store: store, cookies: cookies, mode: mode, tasks: tasks, seconds: seconds, onPoolThread: onPoolThread)
         let cpu = CPUSplit(
             operations: Double(measured.operations), clientSeconds: measured.cpuSeconds,
             serverSeconds: serverCPU?.seconds(since: serverBefore))

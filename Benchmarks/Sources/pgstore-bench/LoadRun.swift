@@ -10,17 +10,19 @@ nonisolated(unsafe) var noActorCodec: SessionCodecBenchmark?
 
 /// One measured run: `tasks` concurrent tasks doing `mode` operations for `seconds`.
 enum LoadRun {
-    static func run(store: SessionStore, cookies: [String], mode: Options.Mode, tasks: Int, seconds: Double) async throws
-        -> Measurement
-    {
+    static func run(
+        store: SessionStore, cookies: [String], mode: Options.Mode, tasks: Int, seconds: Double, onPoolThread: Bool
+    ) async throws -> Measurement {
         let clock = ContinuousClock()
         let start = clock.now
         let deadline = start + .milliseconds(Int(seconds * 1000))
         let cpuBefore = ProcessStats.cpuSeconds()
         var measurement = Measurement()
+        // nil: the global executor, as callers in most applications.
+        let executor: (any TaskExecutor)? = onPoolThread ? store.pool.taskExecutor : nil
         await withTaskGroup(of: (Int, Int, [UInt64]).self) { group in
             for worker in 0..<tasks {
-                group.addTask {
+                group.addTask(executorPreference: executor) {
                     var generator = FastRandom(seed: UInt64(worker) &+ 1)
                     var latencies: [UInt64] = []
                     // No reservation: at 10,000 tasks even 256 slots each would be 20 MB of the

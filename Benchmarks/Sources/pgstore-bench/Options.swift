@@ -24,12 +24,13 @@ struct Options {
     var codecLoop: Int?
     var rounds = 1
     var sizeRounds = 0
+    var onPoolThread = false
 
     static let usage = """
         usage: pgstore-bench [--url URL] [--mode get,getsave,new,mixed,raw,noactor] [--tasks 1,8,64,512] [--pool 8]
                              [--duration 10] [--sessions 100000] [--value-size 200] [--signed-only]
                              [--no-pgbench] [--pgbench-clients 8,32] [--table NAME] [--filler N]
-                             [--pack N] [--codec-loop N] [--rounds N] [--size-rounds N]
+                             [--pack N] [--codec-loop N] [--rounds N] [--size-rounds N] [--on-pool-thread]
         --filler N adds N more rows of the same size (random keys) to test how reads scale with table size.
         --pack N sets the pool's preferredPipelineDepth (1 spreads every query over the least-loaded connection).
         --rounds N pairs each measured run with a pgbench run just before it, N times, and reports the
@@ -37,6 +38,8 @@ struct Options {
         --size-rounds N reads a table of --sessions sessions and one with --filler more rows in N
           alternating rounds (pgbench, then the store, on each), for the first mode and task count;
           prints the small table's RESULT line, then the large one's, and logs the large/small ratios.
+        --on-pool-thread runs the load's tasks on the pool's I/O thread (ConnectionPool.taskExecutor)
+          instead of the global executor.
         --codec-loop N runs the codec work of N gets without a database (for callgrind) and exits.
         Prints one RESULT line per measured run on stdout; everything else goes to stderr.
         URL defaults to $PGSTORE_TEST_URL (scripts/with-postgres sets it).
@@ -77,6 +80,7 @@ struct Options {
             case "--codec-loop": options.codecLoop = try ints(argument)[0]
             case "--rounds": options.rounds = max(1, try ints(argument)[0])
             case "--size-rounds": options.sizeRounds = max(1, try ints(argument)[0])
+            case "--on-pool-thread": options.onPoolThread = true
             case "-h", "--help": throw OptionError(usage)
             default: throw OptionError("unknown option \(argument)\n\(usage)")
             }
