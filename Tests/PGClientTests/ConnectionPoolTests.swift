@@ -474,6 +474,31 @@ struct PoolTaskExecutorTests {
         }
     }
 
+    @Test func aTaskOnTheIOThreadCanCloseThePool() async throws {
+        let pool = try TestDatabase.pool()
+        let closed = Task(executorPreference: pool.taskExecutor) { () -> PGError.Code? in
+            _ = try? await pool.query("SELECT 1")
+            await pool.close()  // stops the very thread this task ran on: it must not wait on itself
+            do {
+                _ = try await pool.query("SELECT 1")
+                return nil
+            } catch {
+                return (error as? PGError)?.code
+            }
+        }
+        let outcome = await withTaskGroup(of: PGError.Code??.self) { group in
+            group.addTask { await closed.value }
+            group.addTask {
+                try? await Task.sleep(for: .seconds(10))
+                return .some(nil)  // the watchdog: close never returned
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first
+        }
+        #expect(outcome == .some(.poolClosed))
+    }
+
     @Test func tasksStillPreferringItRunAfterThePoolClosed() async throws {
         let pool = try TestDatabase.pool()
         let executor = pool.taskExecutor
