@@ -486,17 +486,42 @@ struct PoolTaskExecutorTests {
                 return (error as? PGError)?.code
             }
         }
-        let outcome = await withTaskGroup(of: PGError.Code??.self) { group in
-            group.addTask { await closed.value }
-            group.addTask {
-                try? await Task.sleep(for: .seconds(10))
-                return .some(nil)  // the watchdog: close never returned
+        let outcome = await within(.seconds(10)) { await closed.value }
+        #expect(outcome == .some(.poolClosed), "close returns, and later queries fail as closed")
+    }
+
+    @Test func aQueryHandedToTheStoppedThreadFailsInsteadOfWaitingForever() async throws {
+        // A caller that picked a connection just before the pool closed hands its query to a
+        // thread that no longer runs.
+        let pool = try TestDatabase.pool()
+        let connection = try await pool.withConnection { $0.connection }
+        await pool.close()
+        let query = PendingQuery(sql: "SELECT 1", parameters: try EncodedParameters([]), readOnly: true)
+        let outcome = await within(.seconds(10)) { () -> PGError.Code? in
+            do {
+                _ = try await withUnsafeThrowingContinuation { continuation in
+                    query.setContinuation(continuation)
+                    connection.loop.submit(query, to: connection)
+                }
+                return nil
+            } catch {
+                return (error as? PGError)?.code
             }
-            let first = await group.next() ?? nil
-            group.cancelAll()
-            return first
         }
         #expect(outcome == .some(.poolClosed))
+    }
+
+    /// What `body` returns, or `nil` when it takes longer than `limit` (it is then left
+    /// waiting, so that a test fails instead of hanging).
+    private func within<T: Sendable>(_ limit: Duration, _ body: @escaping @Sendable () async -> T) async -> T? {
+        await withCheckedContinuation { continuation in
+            let answer = FirstAnswer(continuation)
+            Task { answer.give(await body()) }
+            Task {
+                try? await Task.sleep(for: limit)
+                answer.give(nil)
+            }
+        }
     }
 
     @Test func tasksStillPreferringItRunAfterThePoolClosed() async throws {
@@ -515,4 +540,11 @@ struct PoolTaskExecutorTests {
         #expect(!outcome.onLoop, "runs on the global executor once the I/O thread stopped")
         #expect(outcome.code == .poolClosed)
     }
+}
+
+/// Resumes a continuation with the first value given; later ones are dropped.
+private final class FirstAnswer<T: Sendable>: Sendable {
+    private let continuation: Mutex<CheckedContinuation<T?, Never>?>
+    init(_ continuation: CheckedContinuation<T?, Never>) { self.continuation = Mutex(continuation) }
+    func give(_ value: T?) { continuation.withLock { $0.take() }?.resume(returning: value) }
 }
