@@ -142,14 +142,16 @@ public actor SessionStore {
         // whose signature fails has cost one primary-key lookup, no more than a valid cookie
         // costs. Browsers may send several cookies of one name (different paths); the first valid
         // one wins, and at most four are tried, so a header stuffed with copies costs little.
-        var offset = 0
         var tried = 0
         var reason = Session.FreshReason.noCookie
         if let cookieHeader {
-            while tried < 4, let (candidate, next) = Cookie.value(named: name, in: cookieHeader, from: offset) {
+            // The cookie after the current one is found before the current one is opened (its
+            // open must know whether it is the last to try), and becomes the next candidate.
+            var following = Cookie.value(named: name, in: cookieHeader, from: 0)
+            while tried < 4, let (candidate, next) = following {
                 tried += 1
-                offset = next
-                let isLast = tried == 4 || Cookie.value(named: name, in: cookieHeader, from: next) == nil
+                following = Cookie.value(named: name, in: cookieHeader, from: next)
+                let isLast = tried == 4 || following == nil
                 var claimedID = SessionCodec.claimedID(in: candidate)
                 // A cookie sealed before 2026-12-01 has its ID encrypted: only the actor can read it.
                 if claimedID == nil { claimedID = await encryptedCookieID(candidate, name: name) }
