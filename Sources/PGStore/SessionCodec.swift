@@ -31,6 +31,8 @@ struct SessionCodec: Sendable {
     static let encryptedVersion: UInt8 = 2
     static let macSize = 32
     static let idSize = 32
+    /// A cookie's header: when it was issued, big-endian Unix seconds.
+    static let cookieHeaderSize = MemoryLayout<Int64>.size
     /// A cookie can never be longer than this; anything longer is rejected before any crypto runs.
     static let maximumCookieLength = 512
 
@@ -50,7 +52,7 @@ struct SessionCodec: Sendable {
     @inline(never)
     func sealCookie(id: [UInt8], name: String, issuedAt: Int64) throws -> String {
         var header = [UInt8]()
-        header.reserveCapacity(8)
+        header.reserveCapacity(Self.cookieHeaderSize)
         withUnsafeBytes(of: issuedAt.bigEndian) { header.append(contentsOf: $0) }
         return Base64URL.encode(try seal(id, header: header, context: Array(name.utf8), contextTag: 0x43, encrypted: false))
     }
@@ -65,7 +67,7 @@ struct SessionCodec: Sendable {
         var name = name
         let opened = Base64URL.withDecoded(value.utf8) { bytes in
             name.withUTF8 { context in
-                open(bytes, headerSize: 8, context: UnsafeRawBufferPointer(context), contextTag: 0x43) { header, id in
+                open(bytes, headerSize: Self.cookieHeaderSize, context: UnsafeRawBufferPointer(context), contextTag: 0x43) { header, id in
                     id.count == Self.idSize ? (header.reduce(0) { $0 << 8 | Int64($1) }, Base64URL.encode(id)) : nil
                 }
             }
@@ -90,8 +92,9 @@ struct SessionCodec: Sendable {
     static func claimedID(in value: Substring) -> String? {
         guard value.utf8.count <= maximumCookieLength else { return nil }
         let id = Base64URL.withDecoded(value.utf8) { bytes -> String? in
-            guard bytes.count == 1 + 8 + idSize + macSize, bytes[0] == signedVersion else { return nil }
-            return Base64URL.encode(UnsafeRawBufferPointer(rebasing: bytes[9..<(9 + idSize)]))
+            let idStart = 1 + cookieHeaderSize  // after the version and the header
+            guard bytes.count == idStart + idSize + macSize, bytes[0] == signedVersion else { return nil }
+            return Base64URL.encode(UnsafeRawBufferPointer(rebasing: bytes[idStart..<(idStart + idSize)]))
         }
         return id ?? nil
     }
