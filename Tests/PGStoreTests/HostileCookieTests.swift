@@ -25,6 +25,13 @@ struct HostileCookieTests {
         if let reason { #expect(session.freshReason == reason, sourceLocation: sourceLocation) }
     }
 
+    /// `cookie` with the lowest bit of its decoded byte at `index` flipped (negative: from the end).
+    private func flipping(byte index: Int, of cookie: String) throws -> String {
+        var bytes = try #require(Base64URL.decode(Substring(cookie).utf8))
+        bytes[index < 0 ? bytes.count + index : index] ^= 0x01
+        return Base64URL.encode(bytes)
+    }
+
     @Test func aFlippedByteAnywhere() async throws {
         try await withStore { store in
             let (session, cookie) = try await savedSession(store)
@@ -104,15 +111,11 @@ struct HostileCookieTests {
         // cookie for a live session's ID must still get nothing from that row.
         try await withStore { store in
             let (session, cookie) = try await savedSession(store)
-            var bytes = try #require(Base64URL.decode(Substring(cookie).utf8))
-            bytes[bytes.count - 1] ^= 0x01  // the MAC's last byte; the ID is untouched
-            let forged = Base64URL.encode(bytes)
+            let forged = try flipping(byte: -1, of: cookie)  // the MAC's last byte; the ID is untouched
             #expect(SessionCodec.claimedID(in: Substring(forged)) == session.id)
             try await expectFresh(store, cookie: forged, notID: session.id, reason: .badSignature)
             // So is one that keeps the MAC and names another ID.
-            bytes = try #require(Base64URL.decode(Substring(cookie).utf8))
-            bytes[20] ^= 0x01
-            try await expectFresh(store, cookie: Base64URL.encode(bytes), notID: session.id, reason: .badSignature)
+            try await expectFresh(store, cookie: try flipping(byte: 20, of: cookie), notID: session.id, reason: .badSignature)
             let loaded = try await store.get(cookieHeader: "sid=\(cookie)", name: "sid")
             #expect(loaded.id == session.id && loaded.values["user"] == "alice", "the session itself is untouched")
         }
@@ -122,9 +125,7 @@ struct HostileCookieTests {
         try await withStore { store in
             let (first, firstCookie) = try await savedSession(store)
             let (second, secondCookie) = try await savedSession(store)
-            var forgedBytes = try #require(Base64URL.decode(Substring(firstCookie).utf8))
-            forgedBytes[forgedBytes.count - 1] ^= 0x01
-            let forged = Base64URL.encode(forgedBytes)
+            let forged = try flipping(byte: -1, of: firstCookie)
             let get = { (header: String) in try await store.get(cookieHeader: header, name: "sid") }
             #expect(try await get("sid=\(forged); sid=\(secondCookie)").id == second.id)
             #expect(try await get("sid=\(secondCookie); sid=\(firstCookie)").id == second.id)
