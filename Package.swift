@@ -1,4 +1,4 @@
-// swift-tools-version: 6.1
+// swift-tools-version: 6.2
 import PackageDescription
 
 // One set of settings for every target: Swift 6 mode, plus the upcoming features that keep the

@@ -21,7 +21,9 @@ import Synchronization
 /// The actor serializes codec work and bookkeeping; database round trips run concurrently
 /// (the actor is free while a query is in flight), pipelined by the ``ConnectionPool``. Each
 /// call enters the actor once: `get` after its SELECT has been answered, `save` and
-/// `regenerateID` before their statement is sent, `destroy` after its DELETE.
+/// `regenerateID` before their statement is sent, `destroy` after its DELETE. The calls
+/// themselves are `nonisolated(nonsending)`: the cookie is parsed and the statement sent on the
+/// caller's executor, without a hop onto the global executor first.
 public actor SessionStore {
     /// The pool the store's queries run on.
     public nonisolated let pool: ConnectionPool
@@ -116,7 +118,7 @@ public actor SessionStore {
     ///   ``Session/freshReason`` saying why) when the cookie is missing, malformed, tampered,
     ///   expired, signed with an unknown key or for another name, or its row is gone.
     /// - Throws: `PGError` when the database fails.
-    public nonisolated func get(_ request: HTTPRequest, name: String) async throws -> Session {
+    public nonisolated(nonsending) func get(_ request: HTTPRequest, name: String) async throws -> Session {
         try await get(cookieHeader: Self.cookieHeader(of: request), name: name)
     }
 
@@ -135,7 +137,7 @@ public actor SessionStore {
     ///   - name: the cookie name.
     /// - Returns: the stored session or a fresh one; see ``get(_:name:)``.
     /// - Throws: `PGError` when the database fails.
-    public nonisolated func get(cookieHeader: String?, name: String) async throws -> Session {
+    public nonisolated(nonsending) func get(cookieHeader: String?, name: String) async throws -> Session {
         // A signed cookie carries its session ID in the clear, so the row's SELECT starts before
         // the actor is entered; the actor then checks the cookie's signature and age and opens the
         // row in one visit, instead of one visit before the query and another after it. A cookie
@@ -168,7 +170,7 @@ public actor SessionStore {
     /// The row of session `id`, if live. Its own small frame: the arguments it builds stay out of
     /// `get`'s.
     @inline(never)
-    private nonisolated func select(id: String) async throws -> QueryResult {
+    private nonisolated(nonsending) func select(id: String) async throws -> QueryResult {
         try await pool.query(table.selectSQL, [.text(id), .float8(touchThreshold)], readOnly: true)
     }
 
@@ -248,7 +250,7 @@ public actor SessionStore {
     /// - Returns: the `Set-Cookie` header field (the cookie carries only the signed session ID).
     /// - Throws: ``SessionStoreError`` (`dataTooLarge`, `sessionNotFound`) with nothing written, or
     ///   `PGError` when the database fails.
-    public nonisolated func save(_ session: inout Session) async throws -> HTTPField {
+    public nonisolated(nonsending) func save(_ session: inout Session) async throws -> HTTPField {
         if session.options.maxAge < 0 { return try await destroy(&session) }
         // The codec work (sealing the values and the cookie) in one visit to the actor; the write
         // runs after it, so the actor is not entered a second time when the write returns.
@@ -273,7 +275,7 @@ public actor SessionStore {
     }
 
     /// Sends a planned write; one that finds no row throws ``SessionStoreError/Code/sessionNotFound``.
-    private nonisolated func send(_ write: Write) async throws {
+    private nonisolated(nonsending) func send(_ write: Write) async throws {
         let result = try await pool.query(write.sql, write.parameters)
         guard write.isInsert || result.affectedRows == 1 else { throw Self.gone }
     }
@@ -304,7 +306,7 @@ public actor SessionStore {
     /// - Throws: ``SessionStoreError/Code/sessionNotFound`` when the stored row is already gone,
     ///   ``SessionStoreError/Code/dataTooLarge``, or `PGError`.
     @discardableResult
-    public nonisolated func regenerateID(_ session: inout Session) async throws -> HTTPField {
+    public nonisolated(nonsending) func regenerateID(_ session: inout Session) async throws -> HTTPField {
         // The new ID, its sealed data and its cookie in one visit to the actor; the statement after.
         let plan = try await planRegeneration(session)
         try await send(plan.write)
@@ -337,7 +339,7 @@ public actor SessionStore {
     /// - Returns: the `Set-Cookie` field that removes the cookie.
     /// - Throws: `PGError` when the database fails.
     @discardableResult
-    public nonisolated func destroy(_ session: inout Session) async throws -> HTTPField {
+    public nonisolated(nonsending) func destroy(_ session: inout Session) async throws -> HTTPField {
         if !session.isNew {
             _ = try await pool.query(table.deleteSQL, [.text(session.id)])
         }
