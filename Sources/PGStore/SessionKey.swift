@@ -1,7 +1,8 @@
 public import Crypto
 
-/// One key pair of a ``SessionStore``: a hash key that authenticates (HMAC-SHA256) cookies and the
-/// data in the database, and an optional encryption key that encrypts (AES-GCM) the data.
+/// One key pair of a ``SessionStore``: a hash key that authenticates (HMAC-SHA256) cookies, and
+/// the data in the database when there is no encryption key; and an optional encryption key that
+/// encrypts and authenticates (AES-GCM) the data.
 ///
 /// The cookie is signed, not encrypted: it carries only the session ID, 32 random bytes, which
 /// encryption would not make any less of a bearer token.

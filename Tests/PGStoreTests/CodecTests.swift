@@ -99,10 +99,48 @@ struct CodecTests {
         #expect(Array(cookie[9..<41]) == id)
         let plaintext = Array("a secret value of the session".utf8)
         let data = try codec.sealData(plaintext, sessionID: "a")
-        #expect(data.first == SessionCodec.encryptedVersion)
+        // version 3 | nonce | ciphertext | tag: AES-GCM alone, no MAC on top.
+        #expect(data.first == SessionCodec.aeadVersion)
+        #expect(data.count == 1 + 12 + plaintext.count + 16)
         #expect(!data.indices.contains { data[$0...].starts(with: plaintext.prefix(8)) }, "the values are not in the clear")
         let signedOnly = try SessionCodec(keys: [try SessionKey(hashKey: hashKeyA)])
         #expect(try signedOnly.sealData(plaintext, sessionID: "a").first == SessionCodec.signedVersion)
+    }
+
+    @Test func encryptedDataOpensOnlyWhole() throws {
+        let codec = try SessionCodec(keys: [try SessionKey(hashKey: hashKeyA, encryptionKey: encryptionKeyA)])
+        let data = try codec.sealData(Array("values".utf8), sessionID: "a")
+        #expect(codec.openData(data, sessionID: "a") == Array("values".utf8))
+        for index in data.indices {
+            var tampered = data
+            tampered[index] ^= 0x01
+            #expect(codec.openData(tampered, sessionID: "a") == nil, "byte \(index) flipped")
+        }
+        for length in 0..<data.count {
+            #expect(codec.openData(Array(data.prefix(length)), sessionID: "a") == nil, "cut to \(length) bytes")
+        }
+        // Another key's encryption key, or none, opens nothing; a rotated store opens it with its second key.
+        let other = try SessionKey(hashKey: hashKeyB, encryptionKey: encryptionKeyB)
+        #expect(try SessionCodec(keys: [other]).openData(data, sessionID: "a") == nil)
+        #expect(try SessionCodec(keys: [try SessionKey(hashKey: hashKeyA)]).openData(data, sessionID: "a") == nil)
+        let rotated = try SessionCodec(keys: [other, try SessionKey(hashKey: hashKeyA, encryptionKey: encryptionKeyA)])
+        #expect(rotated.openData(data, sessionID: "a") == Array("values".utf8))
+    }
+
+    @Test func dataSealedBeforeVersion3StillOpens() throws {
+        // Sealed by the codec of 2026-12-01 (version 2: AES-GCM, then HMAC-SHA256), key A, session
+        // ID "fixture-id", values ["user": "ada", "visits": 3].
+        let earlier = try #require(Base64URL.decode(Substring(
+            "AiHLnsjCXWZW0_REXFqRd8Y4JtpssurN-Dhma92K9i8Khf1AYnouehX6jhwlgWKVjae0gMEgfFzV5rjA2ZDKWK7UmsO1164VGOFAnipT9jpCSbGBCYxVIRE"
+        ).utf8))
+        #expect(earlier.first == SessionCodec.encryptedVersion)
+        let codec = try SessionCodec(keys: [try SessionKey(hashKey: hashKeyA, encryptionKey: encryptionKeyA)])
+        let values = try earlier.withUnsafeBytes { try #require(codec.openValues($0, sessionID: "fixture-id")) }
+        #expect(values == ["user": "ada", "visits": 3])
+        #expect(earlier.withUnsafeBytes { codec.openValues($0, sessionID: "other-id") } == nil)
+        var tampered = earlier
+        tampered[tampered.count - 1] ^= 0x01  // the MAC
+        #expect(tampered.withUnsafeBytes { codec.openValues($0, sessionID: "fixture-id") } == nil)
     }
 
     @Test func encryptedCookiesOfEarlierReleasesStillOpen() throws {
