@@ -77,6 +77,13 @@ final class LibPQConnection: EventLoopHandler, @unchecked Sendable {
     /// Names of the statements prepared on this connection, NUL-terminated: a short Swift string
     /// would be copied into a fresh C string on every call.
     private var statementNames: [StatementKey: [CChar]] = [:]
+    /// The statement of the last query sent, checked before `statementNames`: a store sends the
+    /// same few statements over and over, and comparing a string with itself (same storage) costs
+    /// nothing, where the dictionary hashes all of the SQL text for every query.
+    private var lastStatement: (key: StatementKey, name: [CChar])?
+    /// Numbers statement names. Never reused: a name freed by a failed Parse could still be taken
+    /// on the server by a later Parse already sent, so a count of the names in use is not enough.
+    private var nextStatementNumber = 0
 
     init(
         id: Int, loop: EventLoop, conninfo: String, redactor: SecretRedactor, statementMode: StatementMode,
@@ -201,7 +208,7 @@ final class LibPQConnection: EventLoopHandler, @unchecked Sendable {
             loop.flushAtEndOfTick(self)
         }
         let statementKey = StatementKey(sql: query.sql, types: query.parameters.types)
-        let statementName = statementMode == .named ? statementNames[statementKey] : nil
+        let statementName = statementMode == .named ? preparedName(of: statementKey) : nil
         // A Parse never goes into a shared segment: skipped there (because another statement
         // failed), it would leave later queries naming a statement the server never created.
         let shares = query.readOnly && !query.resent && (statementMode == .unnamed || statementName != nil)
@@ -225,9 +232,11 @@ final class LibPQConnection: EventLoopHandler, @unchecked Sendable {
                     name = statementName
                     query.phase = .query
                 } else {
-                    name = Array("pgs\(statementNames.count)".utf8CString)
+                    name = Array("pgs\(nextStatementNumber)".utf8CString)
+                    nextStatementNumber += 1
                     guard PQsendPrepare(pg, name, query.sql, count, types) == 1 else { return false }
                     statementNames[statementKey] = name
+                    lastStatement = (statementKey, name)
                     query.phase = .prepare
                 }
                 return PQsendQueryPrepared(pg, name, count, values, lengths, formats, 1) == 1
@@ -397,7 +406,17 @@ final class LibPQConnection: EventLoopHandler, @unchecked Sendable {
     }
 
     private func forgetStatement(sql: String, types: ArraySlice<UInt32>) {
-        statementNames[StatementKey(sql: sql, types: types)] = nil
+        let key = StatementKey(sql: sql, types: types)
+        statementNames[key] = nil
+        if lastStatement?.key == key { lastStatement = nil }
+    }
+
+    /// The name this connection prepared `key` under, if any.
+    private func preparedName(of key: StatementKey) -> [CChar]? {
+        if let lastStatement, lastStatement.key == key { return lastStatement.name }
+        guard let name = statementNames[key] else { return nil }
+        lastStatement = (key, name)
+        return name
     }
 
     /// Counts one more query in flight (called by whoever hands the query to this connection).

@@ -74,6 +74,23 @@ struct ConnectionPoolTests {
         }
     }
 
+    @Test func aFailedPrepareDoesNotHandItsNameToAStatementThatExists() async throws {
+        // A bad statement and a good one leave in one flush (tasks on the pool's thread hand their
+        // queries over in the same tick), so the good one is prepared on the server before the bad
+        // one's Parse fails. Statements prepared later must not be given the good one's name.
+        try await withPool({ $0.maximumConnections = 1 }) { pool in
+            _ = try await pool.query("SELECT 0")  // the connection is open before the tasks start
+            for round in 0..<5 {
+                await withTaskGroup(of: Void.self) { group in
+                    group.addTask(executorPreference: pool.taskExecutor) { _ = try? await pool.query("SELEC \(round)") }
+                    group.addTask(executorPreference: pool.taskExecutor) { _ = try? await pool.query("SELECT \(round) AS good") }
+                }
+                let row = try #require(try await pool.query("SELECT \(round) + 100 AS later").first)
+                #expect(try row.decode(Int.self, column: 0) == round + 100, "round \(round)")
+            }
+        }
+    }
+
     @Test func terminatedBackendsAreReplaced() async throws {
         let app = TestDatabase.uniqueName("terminated")
         try await withPool(applicationName: app, { $0.maximumConnections = 4; $0.minimumConnections = 4 }) { pool in
