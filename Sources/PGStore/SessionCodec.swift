@@ -74,14 +74,20 @@ struct SessionCodec: Sendable {
 
     /// Returns the session ID in the cookie (base64url, as rows are keyed), or why it is not
     /// acceptable.
+    ///
+    /// - Parameter claimedID: the ID this same `value` was already read to carry
+    ///   (``claimedID(in:)``, or an earlier open), when the caller has it: returned as that string
+    ///   once the cookie verifies, rather than encoded a second time.
     @inline(never)
-    func openCookie(_ value: Substring, name: String, now: Int64, maxAge: Int) -> Result<String, CookieFailure> {
+    func openCookie(_ value: Substring, name: String, now: Int64, maxAge: Int, claimedID: String? = nil)
+        -> Result<String, CookieFailure>
+    {
         guard value.utf8.count <= Self.maximumCookieLength else { return .failure(.malformed) }
         var name = name
         let opened = Base64URL.withDecoded(value.utf8) { bytes in
             name.withUTF8 { context in
                 open(bytes, headerSize: Self.cookieHeaderSize, context: UnsafeRawBufferPointer(context), contextTag: Self.cookieTag) { header, id in
-                    id.count == Self.idSize ? (header.reduce(0) { $0 << 8 | Int64($1) }, Base64URL.encode(id)) : nil
+                    id.count == Self.idSize ? (header.reduce(0) { $0 << 8 | Int64($1) }, claimedID ?? Base64URL.encode(id)) : nil
                 }
             }
         }

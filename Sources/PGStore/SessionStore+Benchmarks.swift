@@ -44,10 +44,12 @@ public struct SessionCodecBenchmark: Sendable {
         try codec.sealCookie(id: Base64URL.decode(Substring(id).utf8) ?? [], name: name, issuedAt: Cookie.unixNow())
     }
 
-    /// Finds and opens the cookie in a `Cookie` header (what get does on the actor, with the row).
+    /// Finds the cookie in a `Cookie` header, reads the ID it claims and opens it (what get does
+    /// before the query, then on the actor).
     public func openCookie(header: String, name: String) -> String? {
         guard let (value, _) = Cookie.value(named: name, in: header, from: 0),
-            case .success(let id) = codec.openCookie(value, name: name, now: Cookie.unixNow(), maxAge: 86_400)
+            case .success(let id) = codec.openCookie(
+                value, name: name, now: Cookie.unixNow(), maxAge: 86_400, claimedID: SessionCodec.claimedID(in: value))
         else { return nil }
         return id
     }

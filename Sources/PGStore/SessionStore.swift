@@ -186,7 +186,7 @@ public actor SessionStore {
     @inline(never)  // sync work inlined into an async function can sit in the task's frame while it waits
     private func open(_ cookie: Substring, name: String, claimedID: String?, rows: QueryResult?, isLast: Bool) throws -> Visit {
         let reason: Session.FreshReason
-        switch openCookie(cookie, name: name) {
+        switch openCookie(cookie, name: name, claimedID: claimedID) {
         case .failure(.malformed): reason = .malformed
         case .failure(.badSignature): reason = .badSignature
         case .failure(.expired): reason = .expired
@@ -215,9 +215,12 @@ public actor SessionStore {
         try? openCookie(cookie, name: name).get()
     }
 
-    /// The session ID in a cookie, checked against the keys, the cookie name and the store's max age.
-    private func openCookie(_ cookie: Substring, name: String) -> Result<String, SessionCodec.CookieFailure> {
-        codec.openCookie(cookie, name: name, now: Cookie.unixNow(), maxAge: configuration.sessionOptions.maxAge)
+    /// The session ID in a cookie, checked against the keys, the cookie name and the store's max
+    /// age. `claimedID` is what ``SessionCodec/claimedID(in:)`` read from this cookie, if anything.
+    private func openCookie(_ cookie: Substring, name: String, claimedID: String? = nil)
+        -> Result<String, SessionCodec.CookieFailure>
+    {
+        codec.openCookie(cookie, name: name, now: Cookie.unixNow(), maxAge: configuration.sessionOptions.maxAge, claimedID: claimedID)
     }
 
     /// A fresh session named `name` with a new random ID; it costs no row until it is saved.
