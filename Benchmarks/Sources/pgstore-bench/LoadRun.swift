@@ -57,7 +57,7 @@ enum LoadRun {
         return measurement
     }
 
-    private static func operation(
+    private nonisolated(nonsending) static func operation(
         _ store: SessionStore, _ cookies: [String], _ mode: Options.Mode, _ worker: Int,
         _ generator: inout FastRandom
     ) async throws {
@@ -67,7 +67,10 @@ enum LoadRun {
             kind = roll < 90 ? .get : roll < 99 ? .getsave : .new
         }
         // One function per kind, so a task's async frame holds only what its kind needs (the
-        // 10,000-task run measures peak RSS).
+        // 10,000-task run measures peak RSS). All of them run on the caller's executor
+        // (nonisolated(nonsending)), as a handler compiled with Swift 6.2's
+        // NonisolatedNonsendingByDefault would: as plain nonisolated functions they added three
+        // task switches per operation of the harness's own.
         switch kind {
         case .raw: try await raw(store, &generator)
         case .noactor: try await getWithoutActor(store, cookies, &generator)
@@ -80,7 +83,7 @@ enum LoadRun {
     /// A get's codec work and query on the calling task: what `get` costs without the hops onto
     /// and off the store actor (a diagnostic, not an API: the store keeps its codec on the actor).
     @inline(never)
-    private static func getWithoutActor(_ store: SessionStore, _ cookies: [String], _ generator: inout FastRandom)
+    private nonisolated(nonsending) static func getWithoutActor(_ store: SessionStore, _ cookies: [String], _ generator: inout FastRandom)
         async throws
     {
         let cookie = cookies[Int.random(in: 0..<cookies.count, using: &generator)]
@@ -91,7 +94,7 @@ enum LoadRun {
     }
 
     @inline(never)
-    private static func raw(_ store: SessionStore, _ generator: inout FastRandom) async throws {
+    private nonisolated(nonsending) static func raw(_ store: SessionStore, _ generator: inout FastRandom) async throws {
         let (sql, parameters) = rawQuery
         let key = PGValue.text(String(Int.random(in: 1...rawKeyCount, using: &generator)))
         let rows = try await store.pool.query(sql, [key] + parameters, readOnly: true)
@@ -99,14 +102,14 @@ enum LoadRun {
     }
 
     @inline(never)
-    private static func get(_ store: SessionStore, _ cookies: [String], _ generator: inout FastRandom) async throws {
+    private nonisolated(nonsending) static func get(_ store: SessionStore, _ cookies: [String], _ generator: inout FastRandom) async throws {
         let cookie = cookies[Int.random(in: 0..<cookies.count, using: &generator)]
         let session = try await store.get(cookieHeader: cookie, name: "sid")
         if session.isNew { throw BenchError.missed }
     }
 
     @inline(never)
-    private static func getSave(_ store: SessionStore, _ cookies: [String], _ generator: inout FastRandom) async throws {
+    private nonisolated(nonsending) static func getSave(_ store: SessionStore, _ cookies: [String], _ generator: inout FastRandom) async throws {
         let cookie = cookies[Int.random(in: 0..<cookies.count, using: &generator)]
         var session = try await store.get(cookieHeader: cookie, name: "sid")
         if session.isNew { throw BenchError.missed }
@@ -115,7 +118,7 @@ enum LoadRun {
     }
 
     @inline(never)
-    private static func new(_ store: SessionStore, _ worker: Int) async throws {
+    private nonisolated(nonsending) static func new(_ store: SessionStore, _ worker: Int) async throws {
         var session = await store.new(name: "sid")
         session.values["user"] = .int(worker)
         _ = try await store.save(&session)
