@@ -33,7 +33,7 @@ final class LibPQConnection: EventLoopHandler, @unchecked Sendable {
 
     private struct StatementKey: Hashable {
         let sql: String
-        let types: ArraySlice<UInt32>
+        let types: ParameterTypes
     }
 
     let id: Int
@@ -405,7 +405,7 @@ final class LibPQConnection: EventLoopHandler, @unchecked Sendable {
         }
     }
 
-    private func forgetStatement(sql: String, types: ArraySlice<UInt32>) {
+    private func forgetStatement(sql: String, types: ParameterTypes) {
         let key = StatementKey(sql: sql, types: types)
         statementNames[key] = nil
         if lastStatement?.key == key { lastStatement = nil }
