@@ -144,8 +144,10 @@ enum ValueEncoding {
                 return .array(elements)
             case .object:
                 let count = try varint()
-                var members: [String: SessionValue] = [:]
-                members.reserveCapacity(count)
+                // Not `reserveCapacity`, which the optimizer leaves unspecialized here, looking up
+                // the dictionary's generic metadata on every call: 32.4k instructions per get's
+                // codec work with it, 31.8k with this, 35.0k reserving nothing (callgrind).
+                var members = [String: SessionValue](minimumCapacity: count)
                 for _ in 0..<count {
                     let key = try string()
                     members[key] = try value(depth: depth + 1)
