@@ -23,7 +23,7 @@ struct EncodedParameters: Sendable {
     let count: Int
 
     private static let nullLength = UInt32.max  // -1 as an Int32
-    private static let entrySize = MemoryLayout<UInt32>.size
+    fileprivate static let entrySize = MemoryLayout<UInt32>.size
 
     /// The parameters' type OIDs (part of what identifies a prepared statement).
     var types: ParameterTypes { ParameterTypes(storage: storage, count: count) }
@@ -174,7 +174,9 @@ struct ParameterTypes: Hashable, @unchecked Sendable {  // its bytes are immutab
 
     private func withBytes<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R {
         guard let storage else { return body(UnsafeRawBufferPointer(start: nil, count: 0)) }
-        return storage.withUnsafeMutablePointerToElements { body(UnsafeRawBufferPointer(start: $0, count: count * 4)) }
+        return storage.withUnsafeMutablePointerToElements {
+            body(UnsafeRawBufferPointer(start: $0, count: count * EncodedParameters.entrySize))
+        }
     }
 
     static func == (lhs: ParameterTypes, rhs: ParameterTypes) -> Bool {
