@@ -63,11 +63,11 @@ struct SessionCodec: Sendable {
     // MARK: Cookies
 
     @inline(never)
-    func sealCookie(id: [UInt8], name: String, issuedAt: Int64) throws -> String {
+    func sealCookie(id: [UInt8], name: String, issuedAt: Int64) -> String {
         var header = [UInt8]()
         header.reserveCapacity(Self.cookieHeaderSize)
         withUnsafeBytes(of: issuedAt.bigEndian) { header.append(contentsOf: $0) }
-        return Base64URL.encode(try seal(id, header: header, context: Array(name.utf8), contextTag: Self.cookieTag))
+        return Base64URL.encode(seal(id, header: header, context: Array(name.utf8), contextTag: Self.cookieTag))
     }
 
     enum CookieFailure: Error { case malformed, badSignature, expired }
@@ -124,7 +124,7 @@ struct SessionCodec: Sendable {
     func sealData(_ plaintext: [UInt8], sessionID: String) throws -> [UInt8] {
         let context = Array(sessionID.utf8)
         guard let encryptionKey = keys[0].encryptionKey else {
-            return try seal(plaintext, header: [], context: context, contextTag: Self.dataTag)
+            return seal(plaintext, header: [], context: context, contextTag: Self.dataTag)
         }
         let box = try context.withUnsafeBytes { context in
             try withAssociatedData(Self.dataTag, context) { try AES.GCM.seal(plaintext, using: encryptionKey, authenticating: $0) }
@@ -170,11 +170,20 @@ struct SessionCodec: Sendable {
         guard let box = try? AES.GCM.SealedBox(combined: UnsafeRawBufferPointer(rebasing: data[1...])) else {
             return .failure(.malformed)
         }
-        return withAssociatedData(Self.dataTag, context) { associatedData in
-            for key in keys {
-                guard let encryptionKey = key.encryptionKey,
-                    let plaintext = try? AES.GCM.open(box, using: encryptionKey, authenticating: associatedData)
-                else { continue }
+        return open(box, with: keys.lazy.compactMap(\.encryptionKey), contextTag: Self.dataTag, context: context, body)
+    }
+
+    /// Opens an AES-GCM box with the first of `encryptionKeys` that authenticates it and hands the
+    /// plaintext to `body`, whose `nil` counts as malformed.
+    private func open<Opened>(
+        _ box: AES.GCM.SealedBox, with encryptionKeys: some Sequence<SymmetricKey>, contextTag: UInt8,
+        context: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) -> Opened?
+    ) -> Result<Opened, CookieFailure> {
+        withAssociatedData(contextTag, context) { associatedData in
+            for encryptionKey in encryptionKeys {
+                guard let plaintext = try? AES.GCM.open(box, using: encryptionKey, authenticating: associatedData) else {
+                    continue
+                }
                 return plaintext.withUnsafeBytes { body($0) }.map { .success($0) } ?? .failure(.malformed)
             }
             return .failure(.badSignature)
@@ -184,7 +193,7 @@ struct SessionCodec: Sendable {
     // MARK: The shared layout
 
     /// Signs `body` with the first key's hash key (version 1).
-    private func seal(_ body: [UInt8], header: [UInt8], context: [UInt8], contextTag: UInt8) throws -> [UInt8] {
+    private func seal(_ body: [UInt8], header: [UInt8], context: [UInt8], contextTag: UInt8) -> [UInt8] {
         let keyedHMAC = keyedHMACs[0]
         var output = [UInt8]()
         output.reserveCapacity(1 + header.count + body.count + Self.macSize)
@@ -220,15 +229,10 @@ struct SessionCodec: Sendable {
         let header = UnsafeRawBufferPointer(rebasing: signed[1..<(1 + headerSize)])
         let sealed = UnsafeRawBufferPointer(rebasing: signed[(1 + headerSize)...])
         if version == Self.signedVersion { return body(header, sealed).map { .success($0) } ?? .failure(.malformed) }
-        guard let encryptionKey = keys[index].encryptionKey else { return .failure(.badSignature) }
-        return withAssociatedData(contextTag, context) { associatedData in
-            guard let box = try? AES.GCM.SealedBox(combined: sealed),
-                let plaintext = try? AES.GCM.open(box, using: encryptionKey, authenticating: associatedData)
-            else {
-                return .failure(.badSignature)
-            }
-            return plaintext.withUnsafeBytes { body(header, $0) }.map { .success($0) } ?? .failure(.malformed)
+        guard let encryptionKey = keys[index].encryptionKey, let box = try? AES.GCM.SealedBox(combined: sealed) else {
+            return .failure(.badSignature)
         }
+        return open(box, with: CollectionOfOne(encryptionKey), contextTag: contextTag, context: context) { body(header, $0) }
     }
 
     /// The AES-GCM associated data (tag, context), on the stack.

@@ -40,8 +40,8 @@ public struct SessionCodecBenchmark: Sendable {
     }
 
     /// Seals a cookie value for the ID (what save does).
-    public func sealCookie(id: String, name: String) throws -> String {
-        try codec.sealCookie(id: Base64URL.decode(Substring(id).utf8) ?? [], name: name, issuedAt: Cookie.unixNow())
+    public func sealCookie(id: String, name: String) -> String {
+        codec.sealCookie(id: Base64URL.decode(Substring(id).utf8) ?? [], name: name, issuedAt: Cookie.unixNow())
     }
 
     /// Finds the cookie in a `Cookie` header, reads the ID it claims and opens it (what get does

@@ -297,7 +297,7 @@ public actor SessionStore {
         } else {
             write = nil
         }
-        return SavePlan(write: write, cookie: try cookie(for: session))
+        return SavePlan(write: write, cookie: cookie(for: session))
     }
 
     /// Gives the session a new ID (call it at login, against session fixation): values kept, the
@@ -334,7 +334,7 @@ public actor SessionStore {
         } else {
             Write(sql: table.regenerateSQL, parameters: [.text(session.id), .text(renamed.id), .bytea(data), .float8(lifetime)], isInsert: false)
         }
-        return RegenerationPlan(newID: renamed.id, write: write, cookie: try cookie(for: renamed))
+        return RegenerationPlan(newID: renamed.id, write: write, cookie: cookie(for: renamed))
     }
 
     /// Deletes the session's row and returns an expiring cookie. The session becomes a fresh,
@@ -396,9 +396,9 @@ public actor SessionStore {
         return data
     }
 
-    private func cookie(for session: Session) throws -> HTTPField {
+    private func cookie(for session: Session) -> HTTPField {
         let now = Cookie.unixNow()
-        let value = try codec.sealCookie(id: Base64URL.decode(Substring(session.id).utf8) ?? [], name: session.name, issuedAt: now)
+        let value = codec.sealCookie(id: Base64URL.decode(Substring(session.id).utf8) ?? [], name: session.name, issuedAt: now)
         return HTTPField(name: .setCookie, value: Cookie.setCookie(name: session.name, value: value, options: session.options, now: now))
     }
 

@@ -82,7 +82,7 @@ struct HostileCookieTests {
         try await withStore({ $0.sessionOptions.maxAge = 60 }) { store in
             let (session, _) = try await savedSession(store)
             let codec = try SessionCodec(keys: [try SessionKey(hashKey: hashKeyA, encryptionKey: encryptionKeyA)])
-            let old = try codec.sealCookie(
+            let old = codec.sealCookie(
                 id: try #require(Base64URL.decode(Substring(session.id).utf8)), name: "sid",
                 issuedAt: Int64(Date().timeIntervalSince1970) - 61)
             try await expectFresh(store, cookie: old, notID: session.id, reason: .expired)
