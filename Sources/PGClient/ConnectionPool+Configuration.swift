@@ -14,8 +14,15 @@ extension ConnectionPool {
         /// queries), which is what makes pipelining pay; a connection that stops answering for a
         /// millisecond is not packed further, so a slow statement holds up little behind it.
         /// Lower it (down to 1, which spreads every query over the least-loaded connection) when
-        /// the server has many idle cores and latency matters more than throughput. Default 32.
-        public var preferredPipelineDepth: Int = 32
+        /// the server has many idle cores and latency matters more than throughput. Default 64.
+        ///
+        /// Why 64 and not less: where PostgreSQL shares a few cores with the application, every
+        /// further busy server process competes with the pool's I/O thread for a core, and the
+        /// loser waits out a scheduler time slice (milliseconds) with a whole pipeline behind it.
+        /// On the 2-core benchmark machine, 64 gets in flight over one connection instead of two
+        /// of 32 brought p99 from 2.6-4.5 ms down to 1.1-1.6 ms and the median ratio to pgbench
+        /// from 1.24x to 1.45x (BENCHMARKS.md).
+        public var preferredPipelineDepth: Int = 64
         /// How long a caller waits for a connection before failing with
         /// ``PGError/Code/connectionWaitTimeout``. Default 10 seconds.
         public var connectionWaitTimeout: Duration = .seconds(10)
