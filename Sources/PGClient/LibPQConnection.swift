@@ -74,13 +74,17 @@ final class LibPQConnection: EventLoopHandler, @unchecked Sendable {
     private var openSegmentCount = 0
     /// The most read-only queries in one segment: bounds the work repeated when one fails.
     private static let maximumSegmentCount = 64
-    /// Names of the statements prepared on this connection, NUL-terminated: a short Swift string
-    /// would be copied into a fresh C string on every call.
-    private var statementNames: [StatementKey: [CChar]] = [:]
-    /// The statement of the last query sent, checked before `statementNames`: a store sends the
+    /// The statements prepared on this connection, by number (the server knows them as
+    /// `pgs<number>`, see ``withStatementName(_:_:)``).
+    private var statementNumbers: [StatementKey: Int] = [:]
+    /// The statement of the last query sent, checked before `statementNumbers`: a store sends the
     /// same few statements over and over, and comparing a string with itself (same storage) costs
-    /// nothing, where the dictionary hashes all of the SQL text for every query.
-    private var lastStatement: (key: StatementKey, name: [CChar])?
+    /// nothing, where the dictionary hashes all of the SQL text for every query. Kept as plain
+    /// fields compared in place: a key or tuple built for the comparison cost retains and
+    /// releases of the SQL, the types and the name on every query.
+    private var lastSQL = ""
+    private var lastTypes: ParameterTypes?
+    private var lastNumber: Int?
     /// Numbers statement names. Never reused: a name freed by a failed Parse could still be taken
     /// on the server by a later Parse already sent, so a count of the names in use is not enough.
     private var nextStatementNumber = 0
@@ -207,11 +211,10 @@ final class LibPQConnection: EventLoopHandler, @unchecked Sendable {
             flushScheduled = true
             loop.flushAtEndOfTick(self)
         }
-        let statementKey = StatementKey(sql: query.sql, types: query.parameters.types)
-        let statementName = statementMode == .named ? preparedName(of: statementKey) : nil
+        let statementNumber = statementMode == .named ? preparedNumber(sql: query.sql, types: query.parameters.types) : nil
         // A Parse never goes into a shared segment: skipped there (because another statement
         // failed), it would leave later queries naming a statement the server never created.
-        let shares = query.readOnly && !query.resent && (statementMode == .unnamed || statementName != nil)
+        let shares = query.readOnly && !query.resent && (statementMode == .unnamed || statementNumber != nil)
         if !shares && openSegmentCount > 0 && !closeSegment() {
             // The open segment's Sync could not go out: the connection failed and answered
             // everything it had sent, but not this query, which is not in `sent` yet. Without
@@ -227,19 +230,21 @@ final class LibPQConnection: EventLoopHandler, @unchecked Sendable {
                 query.phase = .query
                 return PQsendQueryParams(pg, query.sql, count, types, values, lengths, formats, 1) == 1
             case .named:
-                let name: [CChar]
-                if let statementName {
-                    name = statementName
+                if let statementNumber {
                     query.phase = .query
-                } else {
-                    name = Array("pgs\(nextStatementNumber)".utf8CString)
-                    nextStatementNumber += 1
-                    guard PQsendPrepare(pg, name, query.sql, count, types) == 1 else { return false }
-                    statementNames[statementKey] = name
-                    lastStatement = (statementKey, name)
-                    query.phase = .prepare
+                    return Self.withStatementName(statementNumber) {
+                        PQsendQueryPrepared(pg, $0, count, values, lengths, formats, 1) == 1
+                    }
                 }
-                return PQsendQueryPrepared(pg, name, count, values, lengths, formats, 1) == 1
+                let number = nextStatementNumber
+                nextStatementNumber += 1
+                return Self.withStatementName(number) { name in
+                    guard PQsendPrepare(pg, name, query.sql, count, types) == 1 else { return false }
+                    statementNumbers[StatementKey(sql: query.sql, types: query.parameters.types)] = number
+                    (lastSQL, lastTypes, lastNumber) = (query.sql, query.parameters.types, number)
+                    query.phase = .prepare
+                    return PQsendQueryPrepared(pg, name, count, values, lengths, formats, 1) == 1
+                }
             }
         }
         sent.append(.query(query))
@@ -406,17 +411,44 @@ final class LibPQConnection: EventLoopHandler, @unchecked Sendable {
     }
 
     private func forgetStatement(sql: String, types: ParameterTypes) {
-        let key = StatementKey(sql: sql, types: types)
-        statementNames[key] = nil
-        if lastStatement?.key == key { lastStatement = nil }
+        statementNumbers[StatementKey(sql: sql, types: types)] = nil
+        if lastNumber != nil && sql == lastSQL && types == lastTypes { lastNumber = nil }
     }
 
-    /// The name this connection prepared `key` under, if any.
-    private func preparedName(of key: StatementKey) -> [CChar]? {
-        if let lastStatement, lastStatement.key == key { return lastStatement.name }
-        guard let name = statementNames[key] else { return nil }
-        lastStatement = (key, name)
-        return name
+    /// The number this connection prepared the statement under, if any.
+    private func preparedNumber(sql: String, types: ParameterTypes) -> Int? {
+        if let lastNumber, sql == lastSQL, types == lastTypes { return lastNumber }
+        guard let number = statementNumbers[StatementKey(sql: sql, types: types)] else { return nil }
+        (lastSQL, lastTypes, lastNumber) = (sql, types, number)
+        return number
+    }
+
+    /// Calls `body` with the NUL-terminated name of statement `number`, `pgs<number>`, written
+    /// on the stack (a Swift string or array per name cost an allocation or a retain per query).
+    static func withStatementName<Result>(_ number: Int, _ body: (UnsafePointer<CChar>) -> Result) -> Result {
+        withUnsafeTemporaryAllocation(of: CChar.self, capacity: 24) { buffer in
+            // A buffer of 24 always has an address; the string form is the same name, slower.
+            guard let start = buffer.baseAddress else { return "pgs\(number)".withCString(body) }
+            // "pgs", at most 19 decimal digits of a non-negative Int, NUL.
+            var digits = max(0, number)
+            var end = 3
+            repeat {
+                end += 1
+                digits /= 10
+            } while digits > 0
+            buffer[0] = CChar(UInt8(ascii: "p"))
+            buffer[1] = CChar(UInt8(ascii: "g"))
+            buffer[2] = CChar(UInt8(ascii: "s"))
+            buffer[end] = 0
+            digits = max(0, number)
+            var index = end
+            repeat {
+                index -= 1
+                buffer[index] = CChar(UInt8(ascii: "0") + UInt8(digits % 10))
+                digits /= 10
+            } while digits > 0
+            return body(UnsafePointer(start))
+        }
     }
 
     /// Counts one more query in flight (called by whoever hands the query to this connection).

@@ -50,7 +50,7 @@ public struct Session: Sendable {
     var touchDue: Bool = false
 
     init(id: String, name: String, values: [String: SessionValue], options: SessionOptions, isNew: Bool,
-         freshReason: FreshReason?) {
+         freshReason: FreshReason?, touchDue: Bool = false) {
         self.id = id
         self.name = name
         self.values = values
@@ -58,6 +58,7 @@ public struct Session: Sendable {
         self.isNew = isNew
         self.freshReason = freshReason
         self.storedValues = isNew ? nil : values
+        self.touchDue = touchDue
     }
 
     /// Records that the session's values are now what its row holds.

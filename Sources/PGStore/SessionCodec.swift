@@ -72,50 +72,71 @@ struct SessionCodec: Sendable {
 
     enum CookieFailure: Error { case malformed, badSignature, expired }
 
-    /// Returns the session ID in the cookie (base64url, as rows are keyed), or why it is not
-    /// acceptable.
-    ///
-    /// - Parameter claimedID: the ID this same `value` was already read to carry
-    ///   (``claimedID(in:)``, or an earlier open), when the caller has it: returned as that string
-    ///   once the cookie verifies, rather than encoded a second time.
+    /// A signed cookie as read before anything is verified: the session ID it claims and its
+    /// decoded bytes, so that ``openCookie(_:name:now:maxAge:)-(ClaimedCookie,_,_,_)`` verifies
+    /// them without decoding the cookie a second time.
+    struct ClaimedCookie: Sendable {
+        /// The session ID the cookie names (base64url, as rows are keyed), not yet verified.
+        let id: String
+        /// version | issued-at | ID | MAC.
+        fileprivate let bytes: InlineArray<73, UInt8>
+    }
+
+    /// The bytes of a signed cookie.
+    private static let signedCookieSize = 1 + cookieHeaderSize + idSize + macSize
+
+    /// The session ID a signed cookie claims, and its bytes, before anything is verified; `nil`
+    /// when the value is not a well-formed signed cookie (an encrypted one, from before
+    /// 2026-12-01, names none). Lets the store read the row while the signature is still to be
+    /// checked: the ID is only a key to look up, and nothing read is used unless
+    /// ``openCookie(_:name:now:maxAge:)-(ClaimedCookie,_,_,_)`` accepts the cookie.
     @inline(never)
-    func openCookie(_ value: Substring, name: String, now: Int64, maxAge: Int, claimedID: String? = nil)
+    static func claimedCookie(in value: Substring) -> ClaimedCookie? {
+        guard value.utf8.count <= maximumCookieLength else { return nil }
+        let claimed = Base64URL.withDecoded(value.utf8) { decoded -> ClaimedCookie? in
+            guard decoded.count == signedCookieSize, decoded[0] == signedVersion else { return nil }
+            var bytes = InlineArray<73, UInt8>(repeating: 0)
+            for index in 0..<signedCookieSize { bytes[index] = decoded[index] }
+            let idStart = 1 + cookieHeaderSize  // after the version and the header
+            let id = Base64URL.encode(UnsafeRawBufferPointer(rebasing: decoded[idStart..<(idStart + idSize)]))
+            return ClaimedCookie(id: id, bytes: bytes)
+        }
+        return claimed ?? nil
+    }
+
+    /// The session ID in `value`, or why it is not acceptable.
+    @inline(never)
+    func openCookie(_ value: Substring, name: String, now: Int64, maxAge: Int) -> Result<String, CookieFailure> {
+        guard value.utf8.count <= Self.maximumCookieLength else { return .failure(.malformed) }
+        let opened = Base64URL.withDecoded(value.utf8) { openCookie(bytes: $0, name: name, now: now, maxAge: maxAge, claimedID: nil) }
+        return opened ?? .failure(.malformed)
+    }
+
+    /// The session ID a claimed cookie names once its signature and age check out, or why it
+    /// is not acceptable.
+    @inline(never)
+    func openCookie(_ claimed: ClaimedCookie, name: String, now: Int64, maxAge: Int) -> Result<String, CookieFailure> {
+        claimed.bytes.span.withUnsafeBytes { openCookie(bytes: $0, name: name, now: now, maxAge: maxAge, claimedID: claimed.id) }
+    }
+
+    /// Verifies decoded cookie bytes. `claimedID`, when given, is the ID these bytes were already
+    /// read to carry, returned as it is rather than encoded a second time.
+    private func openCookie(bytes: UnsafeRawBufferPointer, name: String, now: Int64, maxAge: Int, claimedID: String?)
         -> Result<String, CookieFailure>
     {
-        guard value.utf8.count <= Self.maximumCookieLength else { return .failure(.malformed) }
         var name = name
-        let opened = Base64URL.withDecoded(value.utf8) { bytes in
-            name.withUTF8 { context in
-                open(bytes, headerSize: Self.cookieHeaderSize, context: UnsafeRawBufferPointer(context), contextTag: Self.cookieTag) { header, id in
-                    id.count == Self.idSize ? (header.reduce(0) { $0 << 8 | Int64($1) }, claimedID ?? Base64URL.encode(id)) : nil
-                }
+        let opened = name.withUTF8 { context in
+            open(bytes, headerSize: Self.cookieHeaderSize, context: UnsafeRawBufferPointer(context), contextTag: Self.cookieTag) { header, id in
+                id.count == Self.idSize ? (header.reduce(0) { $0 << 8 | Int64($1) }, claimedID ?? Base64URL.encode(id)) : nil
             }
         }
         switch opened {
-        case nil:
-            return .failure(.malformed)
         case .failure(let failure):
             return .failure(failure)
         case .success(let (issuedAt, id)):
             if maxAge > 0 && (issuedAt > now + 300 || now - issuedAt > Int64(maxAge)) { return .failure(.expired) }
             return .success(id)
         }
-    }
-
-    /// The session ID that a signed cookie names, before anything is verified, or `nil` when the
-    /// value is not a well-formed signed cookie (an encrypted one, from before 2026-12-01, names
-    /// none). Lets the store read the row while the signature is still to be checked: the ID is
-    /// only a key to look up, and nothing read is used unless ``openCookie(_:name:now:maxAge:)``
-    /// accepts the cookie and returns the same ID.
-    @inline(never)
-    static func claimedID(in value: Substring) -> String? {
-        guard value.utf8.count <= maximumCookieLength else { return nil }
-        let id = Base64URL.withDecoded(value.utf8) { bytes -> String? in
-            let idStart = 1 + cookieHeaderSize  // after the version and the header
-            guard bytes.count == idStart + idSize + macSize, bytes[0] == signedVersion else { return nil }
-            return Base64URL.encode(UnsafeRawBufferPointer(rebasing: bytes[idStart..<(idStart + idSize)]))
-        }
-        return id ?? nil
     }
 
     // MARK: Data

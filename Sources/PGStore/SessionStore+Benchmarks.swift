@@ -47,9 +47,8 @@ public struct SessionCodecBenchmark: Sendable {
     /// Finds the cookie in a `Cookie` header, reads the ID it claims and opens it (what get does
     /// before the query, then on the actor).
     public func openCookie(header: String, name: String) -> String? {
-        guard let (value, _) = Cookie.value(named: name, in: header, from: 0),
-            case .success(let id) = codec.openCookie(
-                value, name: name, now: Cookie.unixNow(), maxAge: 86_400, claimedID: SessionCodec.claimedID(in: value))
+        guard let (value, _) = Cookie.value(named: name, in: header, from: 0), let claimed = SessionCodec.claimedCookie(in: value),
+            case .success(let id) = codec.openCookie(claimed, name: name, now: Cookie.unixNow(), maxAge: 86_400)
         else { return nil }
         return id
     }

@@ -145,7 +145,6 @@ public actor SessionStore {
         // costs. Browsers may send several cookies of one name (different paths); the first valid
         // one wins, and at most four are tried, so a header stuffed with copies costs little.
         var tried = 0
-        var reason = Session.FreshReason.noCookie
         if let cookieHeader {
             // The cookie after the current one is found before the current one is opened (its
             // open must know whether it is the last to try), and becomes the next candidate.
@@ -154,17 +153,16 @@ public actor SessionStore {
                 tried += 1
                 following = Cookie.value(named: name, in: cookieHeader, from: next)
                 let isLast = tried == 4 || following == nil
-                var claimedID = SessionCodec.claimedID(in: candidate)
+                let claimed = SessionCodec.claimedCookie(in: candidate)
                 // A cookie sealed before 2026-12-01 has its ID encrypted: only the actor can read it.
-                if claimedID == nil { claimedID = await encryptedCookieID(candidate, name: name) }
+                let claimedID = if let claimed { claimed.id } else { await encryptedCookieID(candidate, name: name) }
                 let rows = if let claimedID { try await select(id: claimedID) } else { QueryResult?.none }
-                switch try await open(candidate, name: name, claimedID: claimedID, rows: rows, isLast: isLast) {
-                case .session(let session): return session
-                case .failed(let failure): reason = failure
+                if let session = try await open(candidate, claimed: claimed, claimedID: claimedID, name: name, rows: rows, isLast: isLast) {
+                    return session
                 }
             }
         }
-        return await fresh(name, reason)
+        return await fresh(name, .noCookie)
     }
 
     /// The row of session `id`, if live. Inlined: as a function of its own it cost a task switch
@@ -174,19 +172,25 @@ public actor SessionStore {
         try await pool.query(table.selectSQL, [.text(id), .float8(touchThreshold)], readOnly: true)
     }
 
-    /// What one visit of `get` to the actor found.
-    private enum Visit: Sendable {
-        /// The stored session, or a fresh one when no cookie is left to try.
-        case session(Session)
-        /// This cookie gives no session, for this reason; another one is left to try.
-        case failed(Session.FreshReason)
-    }
-
     /// Checks a cookie and opens the row read for the ID it claims: the codec half of `get`.
+    ///
+    /// - Returns: the stored session; a fresh one when this cookie gives none and it is the last
+    ///   to try (the fresh session says why); `nil` when it gives none and another is left.
     @inline(never)  // sync work inlined into an async function can sit in the task's frame while it waits
-    private func open(_ cookie: Substring, name: String, claimedID: String?, rows: QueryResult?, isLast: Bool) throws -> Visit {
+    private func open(
+        _ cookie: Substring, claimed: SessionCodec.ClaimedCookie?, claimedID: String?, name: String, rows: QueryResult?, isLast: Bool
+    ) throws -> Session? {
         let reason: Session.FreshReason
-        switch openCookie(cookie, name: name, claimedID: claimedID) {
+        let now = Cookie.unixNow()
+        let maxAge = configuration.sessionOptions.maxAge
+        // A signed cookie was decoded when its ID was read; only an older, encrypted one is
+        // decoded (and opened) again here.
+        let opened = if let claimed {
+            codec.openCookie(claimed, name: name, now: now, maxAge: maxAge)
+        } else {
+            codec.openCookie(cookie, name: name, now: now, maxAge: maxAge)
+        }
+        switch opened {
         case .failure(.malformed): reason = .malformed
         case .failure(.badSignature): reason = .badSignature
         case .failure(.expired): reason = .expired
@@ -202,25 +206,17 @@ public actor SessionStore {
                 reason = .corruptData
                 break
             }
-            var session = Session(
-                id: id, name: name, values: values, options: configuration.sessionOptions, isNew: false, freshReason: nil)
-            session.touchDue = try row.decode(Bool.self, column: 1)
-            return .session(session)
+            let touchDue = try row.decode(Bool.self, column: 1)
+            return Session(
+                id: id, name: name, values: values, options: configuration.sessionOptions, isNew: false, freshReason: nil,
+                touchDue: touchDue)
         }
-        return isLast ? .session(fresh(name, reason)) : .failed(reason)
+        return isLast ? fresh(name, reason) : nil
     }
 
     /// The ID in a cookie sealed with AES-GCM (as before 2026-12-01), if it opens.
     private func encryptedCookieID(_ cookie: Substring, name: String) -> String? {
-        try? openCookie(cookie, name: name).get()
-    }
-
-    /// The session ID in a cookie, checked against the keys, the cookie name and the store's max
-    /// age. `claimedID` is what ``SessionCodec/claimedID(in:)`` read from this cookie, if anything.
-    private func openCookie(_ cookie: Substring, name: String, claimedID: String? = nil)
-        -> Result<String, SessionCodec.CookieFailure>
-    {
-        codec.openCookie(cookie, name: name, now: Cookie.unixNow(), maxAge: configuration.sessionOptions.maxAge, claimedID: claimedID)
+        try? codec.openCookie(cookie, name: name, now: Cookie.unixNow(), maxAge: configuration.sessionOptions.maxAge).get()
     }
 
     /// A fresh session named `name` with a new random ID; it costs no row until it is saved.

@@ -85,16 +85,16 @@ struct CodecTests {
         #expect(throws: (any Error).self) { try codec.openCookie(Substring(cookie), name: "other", now: 1_010, maxAge: 60).get() }
         #expect(throws: (any Error).self) { try codec.openCookie(Substring(cookie), name: "sid", now: 1_061, maxAge: 60).get() }
         // The ID read before verification (as get does) comes back only when the cookie verifies.
-        let claimed = try #require(SessionCodec.claimedID(in: Substring(cookie)))
-        #expect(claimed == Base64URL.encode(id))
-        #expect(try codec.openCookie(Substring(cookie), name: "sid", now: 1_010, maxAge: 60, claimedID: claimed).get() == claimed)
+        let claimed = try #require(SessionCodec.claimedCookie(in: Substring(cookie)))
+        #expect(claimed.id == Base64URL.encode(id))
+        #expect(try codec.openCookie(claimed, name: "sid", now: 1_010, maxAge: 60).get() == claimed.id)
+        #expect(throws: (any Error).self) { try codec.openCookie(claimed, name: "other", now: 1_010, maxAge: 60).get() }
+        #expect(throws: (any Error).self) { try codec.openCookie(claimed, name: "sid", now: 1_061, maxAge: 60).get() }
         var forged = try #require(Base64URL.decode(Substring(cookie).utf8))
         forged[forged.count - 1] ^= 1
-        let forgedCookie = Substring(Base64URL.encode(forged))
-        #expect(SessionCodec.claimedID(in: forgedCookie) == claimed)
-        #expect(throws: (any Error).self) {
-            try codec.openCookie(forgedCookie, name: "sid", now: 1_010, maxAge: 60, claimedID: claimed).get()
-        }
+        let forgedCookie = try #require(SessionCodec.claimedCookie(in: Substring(Base64URL.encode(forged))))
+        #expect(forgedCookie.id == claimed.id)
+        #expect(throws: (any Error).self) { try codec.openCookie(forgedCookie, name: "sid", now: 1_010, maxAge: 60).get() }
         let data = try codec.sealData([1, 2, 3], sessionID: "a")
         #expect(codec.openData(data, sessionID: "a") == [1, 2, 3])
         #expect(codec.openData(data, sessionID: "b") == nil, "data is bound to its session ID")

@@ -112,7 +112,7 @@ struct HostileCookieTests {
         try await withStore { store in
             let (session, cookie) = try await savedSession(store)
             let forged = try flipping(byte: -1, of: cookie)  // the MAC's last byte; the ID is untouched
-            #expect(SessionCodec.claimedID(in: Substring(forged)) == session.id)
+            #expect(SessionCodec.claimedCookie(in: Substring(forged))?.id == session.id)
             try await expectFresh(store, cookie: forged, notID: session.id, reason: .badSignature)
             // So is one that keeps the MAC and names another ID.
             try await expectFresh(store, cookie: try flipping(byte: 20, of: cookie), notID: session.id, reason: .badSignature)
@@ -159,7 +159,7 @@ struct HostileCookieTests {
             session.id = Base64URL.encode((0..<32).map { UInt8($0) })
             session.values["user"] = "carol"
             _ = try await store.save(&session)
-            #expect(SessionCodec.claimedID(in: Substring(earlier)) == nil)
+            #expect(SessionCodec.claimedCookie(in: Substring(earlier)) == nil)
             let loaded = try await store.get(cookieHeader: "sid=\(earlier)", name: "sid")
             #expect(!loaded.isNew)
             #expect(loaded.id == session.id)
