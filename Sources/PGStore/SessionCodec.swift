@@ -53,11 +53,15 @@ struct SessionCodec: Sendable {
     /// One HMAC state per key with the key already absorbed; each MAC starts from a copy, which
     /// saves hashing the key pads on every request.
     private let keyedHMACs: [HMAC<SHA256>]
+    /// The keys' encryption keys, in key order: iterated for every row opened, where going
+    /// through `keys` copied each whole key pair.
+    private let encryptionKeys: [SymmetricKey]
 
     init(keys: [SessionKey]) throws {
         guard !keys.isEmpty else { throw SessionStoreError(.invalidKey, "a store needs at least one key") }
         self.keys = keys
         self.keyedHMACs = keys.map { HMAC<SHA256>(key: $0.hashKey) }
+        self.encryptionKeys = keys.compactMap(\.encryptionKey)
     }
 
     // MARK: Cookies
@@ -191,7 +195,7 @@ struct SessionCodec: Sendable {
         guard let box = try? AES.GCM.SealedBox(combined: UnsafeRawBufferPointer(rebasing: data[1...])) else {
             return .failure(.malformed)
         }
-        return open(box, with: keys.lazy.compactMap(\.encryptionKey), contextTag: Self.dataTag, context: context, body)
+        return open(box, with: encryptionKeys, contextTag: Self.dataTag, context: context, body)
     }
 
     /// Opens an AES-GCM box with the first of `encryptionKeys` that authenticates it and hands the
