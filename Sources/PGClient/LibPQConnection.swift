@@ -425,7 +425,7 @@ final class LibPQConnection: EventLoopHandler, @unchecked Sendable {
 
     /// Calls `body` with the NUL-terminated name of statement `number`, `pgs<number>`, written
     /// on the stack (a Swift string or array per name cost an allocation or a retain per query).
-    static func withStatementName<Result>(_ number: Int, _ body: (UnsafePointer<CChar>) -> Result) -> Result {
+    private static func withStatementName<Result>(_ number: Int, _ body: (UnsafePointer<CChar>) -> Result) -> Result {
         withUnsafeTemporaryAllocation(of: CChar.self, capacity: 24) { buffer in
             // A buffer of 24 always has an address; the string form is the same name, slower.
             guard let start = buffer.baseAddress else { return "pgs\(number)".withCString(body) }

@@ -82,7 +82,8 @@ struct SessionCodec: Sendable {
     struct ClaimedCookie: Sendable {
         /// The session ID the cookie names (base64url, as rows are keyed), not yet verified.
         let id: String
-        /// version | issued-at | ID | MAC.
+        /// version | issued-at | ID | MAC: ``signedCookieSize`` bytes (a generic argument cannot
+        /// name the constant).
         fileprivate let bytes: InlineArray<73, UInt8>
     }
 
@@ -100,6 +101,7 @@ struct SessionCodec: Sendable {
         let claimed = Base64URL.withDecoded(value.utf8) { decoded -> ClaimedCookie? in
             guard decoded.count == signedCookieSize, decoded[0] == signedVersion else { return nil }
             var bytes = InlineArray<73, UInt8>(repeating: 0)
+            guard bytes.count == signedCookieSize else { return nil }  // never, but never a trap either
             for index in 0..<signedCookieSize { bytes[index] = decoded[index] }
             let idStart = 1 + cookieHeaderSize  // after the version and the header
             let id = Base64URL.encode(UnsafeRawBufferPointer(rebasing: decoded[idStart..<(idStart + idSize)]))
