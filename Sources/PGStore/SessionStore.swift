@@ -181,16 +181,7 @@ public actor SessionStore {
         _ cookie: Substring, claimed: SessionCodec.ClaimedCookie?, claimedID: String?, name: String, rows: QueryResult?, isLast: Bool
     ) throws -> Session? {
         let reason: Session.FreshReason
-        let now = Cookie.unixNow()
-        let maxAge = configuration.sessionOptions.maxAge
-        // A signed cookie was decoded when its ID was read; only an older, encrypted one is
-        // decoded (and opened) again here.
-        let opened = if let claimed {
-            codec.openCookie(claimed, name: name, now: now, maxAge: maxAge)
-        } else {
-            codec.openCookie(cookie, name: name, now: now, maxAge: maxAge)
-        }
-        switch opened {
+        switch openCookie(cookie, claimed: claimed, name: name) {
         case .failure(.malformed): reason = .malformed
         case .failure(.badSignature): reason = .badSignature
         case .failure(.expired): reason = .expired
@@ -216,7 +207,19 @@ public actor SessionStore {
 
     /// The ID in a cookie sealed with AES-GCM (as before 2026-12-01), if it opens.
     private func encryptedCookieID(_ cookie: Substring, name: String) -> String? {
-        try? codec.openCookie(cookie, name: name, now: Cookie.unixNow(), maxAge: configuration.sessionOptions.maxAge).get()
+        try? openCookie(cookie, claimed: nil, name: name).get()
+    }
+
+    /// The session ID in a cookie, checked against the keys, the cookie name and the store's max
+    /// age. A signed cookie was decoded when its ID was read (`claimed`) and is verified from
+    /// those bytes; only an older, encrypted one is decoded here.
+    private func openCookie(_ cookie: Substring, claimed: SessionCodec.ClaimedCookie?, name: String)
+        -> Result<String, SessionCodec.CookieFailure>
+    {
+        let now = Cookie.unixNow()
+        let maxAge = configuration.sessionOptions.maxAge
+        if let claimed { return codec.openCookie(claimed, name: name, now: now, maxAge: maxAge) }
+        return codec.openCookie(cookie, name: name, now: now, maxAge: maxAge)
     }
 
     /// A fresh session named `name` with a new random ID; it costs no row until it is saved.
