@@ -153,11 +153,13 @@ public actor SessionStore {
                 tried += 1
                 following = Cookie.value(named: name, in: cookieHeader, from: next)
                 let isLast = tried == 4 || following == nil
+                // A cookie sealed before 2026-12-01 has its ID encrypted: only the actor can read
+                // it, so it is opened (once) before the query.
                 let claimed = SessionCodec.claimedCookie(in: candidate)
-                // A cookie sealed before 2026-12-01 has its ID encrypted: only the actor can read it.
-                let claimedID = if let claimed { claimed.id } else { await encryptedCookieID(candidate, name: name) }
+                let encrypted = if claimed == nil { await openEncryptedCookie(candidate, name: name) } else { OpenedCookie?.none }
+                let claimedID = if let claimed { claimed.id } else { try? encrypted?.get() }
                 let rows = if let claimedID { try await select(id: claimedID) } else { QueryResult?.none }
-                if let session = try await open(candidate, claimed: claimed, claimedID: claimedID, name: name, rows: rows, isLast: isLast) {
+                if let session = try await open(claimed, encrypted, claimedID: claimedID, name: name, rows: rows, isLast: isLast) {
                     return session
                 }
             }
@@ -172,16 +174,24 @@ public actor SessionStore {
         try await pool.query(table.selectSQL, [.text(id), .float8(touchThreshold)], readOnly: true)
     }
 
-    /// Checks a cookie and opens the row read for the ID it claims: the codec half of `get`.
+    /// Checks a cookie and opens the row read for the ID it claims: the codec half of `get`. A
+    /// signed cookie is verified here from the bytes `get` decoded (`claimed`); an older,
+    /// encrypted one arrives opened (`encrypted`), since its ID had to be read before the query.
     ///
     /// - Returns: the stored session; a fresh one when this cookie gives none and it is the last
     ///   to try (the fresh session says why); `nil` when it gives none and another is left.
     @inline(never)  // sync work inlined into an async function can sit in the task's frame while it waits
     private func open(
-        _ cookie: Substring, claimed: SessionCodec.ClaimedCookie?, claimedID: String?, name: String, rows: QueryResult?, isLast: Bool
+        _ claimed: SessionCodec.ClaimedCookie?, _ encrypted: OpenedCookie?, claimedID: String?, name: String, rows: QueryResult?,
+        isLast: Bool
     ) throws -> Session? {
         let reason: Session.FreshReason
-        switch openCookie(cookie, claimed: claimed, name: name) {
+        let opened = if let claimed {
+            codec.openCookie(claimed, name: name, now: Cookie.unixNow(), maxAge: configuration.sessionOptions.maxAge)
+        } else {
+            encrypted ?? .failure(.malformed)  // get opens every cookie it cannot claim
+        }
+        switch opened {
         case .failure(.malformed): reason = .malformed
         case .failure(.badSignature): reason = .badSignature
         case .failure(.expired): reason = .expired
@@ -205,21 +215,14 @@ public actor SessionStore {
         return isLast ? fresh(name, reason) : nil
     }
 
-    /// The ID in a cookie sealed with AES-GCM (as before 2026-12-01), if it opens.
-    private func encryptedCookieID(_ cookie: Substring, name: String) -> String? {
-        try? openCookie(cookie, claimed: nil, name: name).get()
-    }
+    /// A cookie checked against the keys, the cookie name and the store's max age: its session ID,
+    /// or why it is not acceptable.
+    private typealias OpenedCookie = Result<String, SessionCodec.CookieFailure>
 
-    /// The session ID in a cookie, checked against the keys, the cookie name and the store's max
-    /// age. A signed cookie was decoded when its ID was read (`claimed`) and is verified from
-    /// those bytes; only an older, encrypted one is decoded here.
-    private func openCookie(_ cookie: Substring, claimed: SessionCodec.ClaimedCookie?, name: String)
-        -> Result<String, SessionCodec.CookieFailure>
-    {
-        let now = Cookie.unixNow()
-        let maxAge = configuration.sessionOptions.maxAge
-        if let claimed { return codec.openCookie(claimed, name: name, now: now, maxAge: maxAge) }
-        return codec.openCookie(cookie, name: name, now: now, maxAge: maxAge)
+    /// Opens a cookie sealed with AES-GCM (as before 2026-12-01), checked against the keys, the
+    /// cookie name and the store's max age.
+    private func openEncryptedCookie(_ cookie: Substring, name: String) -> OpenedCookie {
+        codec.openCookie(cookie, name: name, now: Cookie.unixNow(), maxAge: configuration.sessionOptions.maxAge)
     }
 
     /// A fresh session named `name` with a new random ID; it costs no row until it is saved.
