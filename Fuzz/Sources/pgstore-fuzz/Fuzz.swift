@@ -24,10 +24,11 @@ enum FuzzMain {
     }
 }
 
-/// What every input is checked against, made once: a signed+encrypted codec, a signed-only one,
-/// and a cookie that opens.
+/// What every input is checked against, made once: a signed+encrypted codec (the one cookies are
+/// opened with), a signed-only one, and a cookie that opens.
 private struct Fixture {
-    let codecs: [SessionCodec]
+    let encrypted: SessionCodec
+    let signed: SessionCodec
     let id: String
     let cookie: String
     let now: Int64
@@ -41,10 +42,20 @@ private struct Fixture {
         guard let encrypted = try? SessionCodec(keys: [SessionKey(hashKey: hashKey, encryptionKey: encryptionKey)]),
             let signed = try? SessionCodec(keys: [SessionKey(hashKey: hashKey)])
         else { fatalError("the fuzzer's keys are rejected") }
-        codecs = [encrypted, signed]
+        (self.encrypted, self.signed) = (encrypted, signed)
         now = Cookie.unixNow()
         id = Base64URL.encode(rawID)
         cookie = encrypted.sealCookie(id: rawID, name: Self.name, issuedAt: now)
+    }
+
+    /// Opens a cookie value as `get` does for one it cannot claim (and did before 2026-12-01).
+    func open(_ value: Substring) -> Result<String, SessionCodec.CookieFailure> {
+        encrypted.openCookie(value, name: Self.name, now: now, maxAge: Self.maxAge)
+    }
+
+    /// Opens a claimed cookie as `get` does after its query.
+    func open(_ claimed: SessionCodec.ClaimedCookie) -> Result<String, SessionCodec.CookieFailure> {
+        encrypted.openCookie(claimed, name: Self.name, now: now, maxAge: Self.maxAge)
     }
 }
 
@@ -73,18 +84,20 @@ func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
 /// A header goes through what `get` does before and after its query: every `sid` cookie in it
 /// (as many as the header holds, not just the four `get` tries), the ID a cookie claims, and
 /// both ways of opening it. Only the fixture's own cookie may open, and both ways must agree.
-private func cookieHeader(_ header: String) {
+/// Returns whether the fixture's cookie opened.
+@discardableResult
+private func cookieHeader(_ header: String) -> Bool {
+    var openedFixture = false
     var from = 0
     while let (value, next) = Cookie.value(named: Fixture.name, in: header, from: from) {
         require(next > from, "the cookie scan did not advance from \(from)")
         from = next
-        let direct = fixture.codecs[0].openCookie(value, name: Fixture.name, now: fixture.now, maxAge: Fixture.maxAge)
+        let direct = fixture.open(value)
         let claimed = SessionCodec.claimedCookie(in: value)
-        let viaClaim = claimed.map {
-            fixture.codecs[0].openCookie($0, name: Fixture.name, now: fixture.now, maxAge: Fixture.maxAge)
-        }
+        let viaClaim = claimed.map { fixture.open($0) }
         if case .success(let id) = direct {
             require(value == fixture.cookie && id == fixture.id, "a cookie other than the fixture's opened: \(value)")
+            openedFixture = true
         }
         if let viaClaim {
             require(claimed?.id.utf8.count == 43, "a claimed ID is not 32 bytes of base64url")
@@ -95,15 +108,18 @@ private func cookieHeader(_ header: String) {
             }
         }
     }
+    return openedFixture
 }
 
-/// The fixture's valid cookie placed among fuzzed bytes: the scan must still find it (or a
-/// cookie before it), and nothing around it may change what it opens to.
+/// The fixture's valid cookie placed among fuzzed bytes: the scan must find it and it must open
+/// (to its own ID, whatever surrounds it); then the same cookie edited at one place must not.
 private func cookieHeader(splicingTheValidCookieInto input: [UInt8]) {
     let cut = input.isEmpty ? 0 : Int(input[0]) % input.count
     let before = String(decoding: input[..<cut], as: UTF8.self)
     let after = String(decoding: input[cut...], as: UTF8.self)
-    cookieHeader(before + "; \(Fixture.name)=\(fixture.cookie);" + after)
+    // Whatever `before` holds, the "; " ends its last pair, so the scan must reach the cookie.
+    let opened = cookieHeader(before + "; \(Fixture.name)=\(fixture.cookie);" + after)
+    require(opened, "the valid cookie was not found among \(input)")
     // The fixture's cookie, edited at one place: it must never open.
     guard input.count >= 3 else { return }
     var edited = Array(fixture.cookie.utf8)
@@ -116,8 +132,7 @@ private func cookieHeader(splicingTheValidCookieInto input: [UInt8]) {
     }
     let value = String(decoding: edited, as: UTF8.self)
     guard value != fixture.cookie else { return }
-    let opened = fixture.codecs[0].openCookie(Substring(value), name: Fixture.name, now: fixture.now, maxAge: Fixture.maxAge)
-    if case .success = opened { require(false, "an edited cookie opened: \(value)") }
+    if case .success = fixture.open(Substring(value)) { require(false, "an edited cookie opened: \(value)") }
 }
 
 /// Decoding accepts only canonical text (it re-encodes to itself), and encoding round-trips.
@@ -145,7 +160,7 @@ private func valueEncoding(_ input: [UInt8]) {
 /// Random bytes never open as sealed data; bytes sealed open to themselves, and to nothing once
 /// a byte of the seal is changed.
 private func sealedData(_ input: [UInt8]) {
-    for codec in fixture.codecs {
+    for codec in [fixture.encrypted, fixture.signed] {
         require(codec.openData(input, sessionID: fixture.id) == nil, "fuzzed bytes opened as sealed data")
         guard let sealed = try? codec.sealData(input, sessionID: fixture.id) else {
             require(false, "sealing failed")
