@@ -12,12 +12,17 @@ let package = Package(
     name: "swift-pgstore-fuzz",
     platforms: [.macOS(.v15)],
     dependencies: [
-        .package(path: "../")
+        .package(path: "../"),
+        // The harness signs and seals the layout of earlier releases itself (as the store no
+        // longer does), with the same swift-crypto the store resolves.
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.0.0"),
     ],
     targets: [
         .executableTarget(
             name: "pgstore-fuzz",
-            dependencies: ["CLibFuzzer", .product(name: "PGStore", package: root)]
+            dependencies: [
+                "CLibFuzzer", .product(name: "PGStore", package: root), .product(name: "Crypto", package: "swift-crypto"),
+            ]
         ),
         .target(name: "CLibFuzzer"),
     ]

@@ -7,6 +7,7 @@
 // Built and run by scripts/fuzz, which passes `-sanitize=fuzzer,address`. Needs a debug build:
 // `@testable` reaches the internal codec without widening the library's API for the fuzzer.
 import CLibFuzzer
+import Crypto
 @testable import PGStore
 
 #if canImport(Glibc)
@@ -34,10 +35,11 @@ private struct Fixture {
     let now: Int64
     static let name = "sid"
     static let maxAge = 86_400
+    static let hashKey = [UInt8](repeating: 0x11, count: 32)
+    static let encryptionKey = [UInt8](repeating: 0x22, count: 32)
 
     init() {
-        let hashKey = [UInt8](repeating: 0x11, count: 32)
-        let encryptionKey = [UInt8](repeating: 0x22, count: 32)
+        let (hashKey, encryptionKey) = (Self.hashKey, Self.encryptionKey)
         let rawID = [UInt8](0..<32)
         guard let encrypted = try? SessionCodec(keys: [SessionKey(hashKey: hashKey, encryptionKey: encryptionKey)]),
             let signed = try? SessionCodec(keys: [SessionKey(hashKey: hashKey)])
@@ -57,6 +59,25 @@ private struct Fixture {
     func open(_ claimed: SessionCodec.ClaimedCookie) -> Result<String, SessionCodec.CookieFailure> {
         encrypted.openCookie(claimed, name: Self.name, now: now, maxAge: Self.maxAge)
     }
+
+    /// `body` in the layout of values sealed before 2026-12-02 (version 2), signed with the
+    /// fixture's hash key: `2 | header | body | HMAC-SHA256(tag | context length (4 bytes,
+    /// big-endian) | context | 2 | header | body)`. Written out here rather than taken from the
+    /// codec, which no longer seals it: the harness is the second opinion on the layout.
+    static func legacySigned(_ body: [UInt8], header: [UInt8], context: String, tag: UInt8) -> [UInt8] {
+        let signed = [SessionCodec.encryptedVersion] + header + body
+        let context = Array(context.utf8)
+        let length = withUnsafeBytes(of: UInt32(context.count).bigEndian) { Array($0) }
+        let mac = HMAC<SHA256>.authenticationCode(for: [tag] + length + context + signed, using: SymmetricKey(data: hashKey))
+        return signed + Array(mac)
+    }
+
+    /// `plaintext` AES-GCM sealed as version 2 bodies were: the tag and the context as associated
+    /// data, `nonce | ciphertext | tag`.
+    static func legacyBox(_ plaintext: [UInt8], context: String, tag: UInt8) -> [UInt8]? {
+        let box = try? AES.GCM.seal(plaintext, using: SymmetricKey(data: encryptionKey), authenticating: [tag] + Array(context.utf8))
+        return box?.combined.map { Array($0) }
+    }
 }
 
 private let fixture = Fixture()
@@ -71,12 +92,13 @@ private func require(_ condition: Bool, _ message: @autoclosure () -> String) {
 func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     guard let data, size > 0 else { return 0 }
     let input = Array(UnsafeBufferPointer(start: data + 1, count: size - 1))
-    switch data[0] % 5 {
+    switch data[0] % 6 {
     case 0: cookieHeader(String(decoding: input, as: UTF8.self))
     case 1: cookieHeader(splicingTheValidCookieInto: input)
     case 2: base64URL(input)
     case 3: valueEncoding(input)
-    default: sealedData(input)
+    case 4: sealedData(input)
+    default: legacyEncrypted(input)
     }
     return 0
 }
@@ -171,5 +193,36 @@ private func sealedData(_ input: [UInt8]) {
         var tampered = sealed
         tampered[Int(input[0]) % tampered.count] ^= 0x01
         require(codec.openData(tampered, sessionID: fixture.id) == nil, "tampered sealed data opened")
+    }
+}
+
+/// Cookies and rows in the layout sealed before 2026-12-02 (version 2), which the store still
+/// opens but no longer makes, so no fuzzed input reached past their MAC before: the harness
+/// signs the fuzzed bytes itself, and they reach the AES-GCM box parsing and opening behind
+/// it. A fuzzed box never opens; the input properly sealed opens to itself as a row, and as a
+/// cookie exactly when it is an ID's 32 bytes (to that ID).
+private func legacyEncrypted(_ input: [UInt8]) {
+    let issuedAt = withUnsafeBytes(of: fixture.now.bigEndian) { Array($0) }
+    let rowContext = (fixture.id, SessionCodec.dataTag)
+    let cookieContext = (Fixture.name, SessionCodec.cookieTag)
+
+    let fuzzedRow = Fixture.legacySigned(input, header: [], context: rowContext.0, tag: rowContext.1)
+    require(fixture.encrypted.openData(fuzzedRow, sessionID: fixture.id) == nil, "a signed, fuzzed box opened as a row")
+    let fuzzedCookie = Base64URL.encode(Fixture.legacySigned(input, header: issuedAt, context: cookieContext.0, tag: cookieContext.1))
+    if case .success = fixture.open(Substring(fuzzedCookie)) { require(false, "a signed, fuzzed box opened as a cookie") }
+
+    guard let rowBox = Fixture.legacyBox(input, context: rowContext.0, tag: rowContext.1),
+        let cookieBox = Fixture.legacyBox(input, context: cookieContext.0, tag: cookieContext.1)
+    else {
+        require(false, "sealing failed")
+        return
+    }
+    let row = Fixture.legacySigned(rowBox, header: [], context: rowContext.0, tag: rowContext.1)
+    require(fixture.encrypted.openData(row, sessionID: fixture.id) == input, "a version 2 row did not open to what it sealed")
+    require(fixture.signed.openData(row, sessionID: fixture.id) == nil, "a version 2 row opened without its encryption key")
+    let cookie = Base64URL.encode(Fixture.legacySigned(cookieBox, header: issuedAt, context: cookieContext.0, tag: cookieContext.1))
+    switch fixture.open(Substring(cookie)) {
+    case .success(let id): require(input.count == 32 && id == Base64URL.encode(input), "a version 2 cookie opened to \(id)")
+    case .failure: require(input.count != 32, "a version 2 cookie with a 32-byte ID did not open")
     }
 }
