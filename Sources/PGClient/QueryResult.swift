@@ -185,43 +185,47 @@ public final class QueryResult: Sendable {
 
     func type(of column: Int) -> UInt32 { UInt32(truncatingIfNeeded: table[column * Self.intsPerColumn]) }
 
-    func withValue<T>(row: Int, column: Int, _ body: (UnsafeRawBufferPointer) throws -> T) rethrows -> T {
+    /// A cell's bytes, inside this result's storage: valid only while the result lives.
+    func valueBytes(row: Int, column: Int) -> UnsafeRawBufferPointer {
         let entry = cell(row: row, column: column)
-        return try body(UnsafeRawBufferPointer(start: bytes + entry[0], count: max(entry[1], 0)))
+        return UnsafeRawBufferPointer(start: bytes + entry[0], count: max(entry[1], 0))
     }
 }
 
 /// One row of a ``QueryResult``.
 public struct Row: Sendable {
-    let result: QueryResult
+    @usableFromInline let result: QueryResult
     /// The row's index in its result.
     public let index: Int
+
+    init(result: QueryResult, index: Int) {
+        self.result = result
+        self.index = index
+    }
+
+    // The generic accessors below are inlinable shells around one non-generic look-up
+    // (`cell(_:)`): a caller in another module, such as the session store reading every row it
+    // loads, then runs them specialized for its own types, where an out-of-line generic function
+    // looked up type metadata at run time on each call (about 1% of a get's client CPU).
 
     /// Decodes a column as `T`.
     /// - Throws: ``PGError`` (``PGError/Code/decoding``) when the column is out of range, NULL, or
     ///   of a type `T` cannot be decoded from.
+    @inlinable
     public func decode<T: PGDecodable>(_ type: T.Type = T.self, column: Int) throws -> T {
-        guard let value = try decodeIfPresent(type, column: column) else {
-            throw PGError.decoding("column \(column) is NULL; decode it as an optional")
-        }
+        guard let value = try decodeIfPresent(type, column: column) else { throw Self.nullColumn(column, decoding: true) }
         return value
     }
 
     /// Decodes a column as `T`, or returns `nil` when it is NULL.
     /// - Throws: ``PGError`` (``PGError/Code/decoding``) when the column is out of range or of a type
     ///   `T` cannot be decoded from.
+    @inlinable
     public func decodeIfPresent<T: PGDecodable>(_ type: T.Type = T.self, column: Int) throws -> T? {
-        try withValueIfPresent(column: column) { bytes, oid in try T.decode(pgBinary: bytes, type: oid) }
-    }
-
-    /// Calls `body` with a column's bytes and type OID, or returns `nil` when it is NULL.
-    private func withValueIfPresent<Result>(
-        column: Int, _ body: (UnsafeRawBufferPointer, UInt32) throws -> Result
-    ) throws -> Result? {
-        let column = try result.checkedColumn(column)
-        if result.isNull(row: index, column: column) { return nil }
-        let oid = result.type(of: column)
-        return try result.withValue(row: index, column: column) { try body($0, oid) }
+        try withExtendedLifetime(result) {
+            guard let (bytes, oid) = try cell(column) else { return nil }
+            return try T.decode(pgBinary: bytes, type: oid)
+        }
     }
 
     /// Calls `body` with a column's bytes as the server sent them (binary format), without
@@ -230,11 +234,28 @@ public struct Row: Sendable {
     /// The buffer is valid only during the call.
     /// - Throws: ``PGError`` (``PGError/Code/decoding``) when the column is out of range or NULL,
     ///   or what `body` throws.
+    @inlinable
     public func withUnsafeBytes<Result>(column: Int, _ body: (UnsafeRawBufferPointer) throws -> Result) throws -> Result {
-        guard let value = try withValueIfPresent(column: column, { bytes, _ in try body(bytes) }) else {
-            throw PGError.decoding("column \(column) is NULL")
+        try withExtendedLifetime(result) {
+            guard let (bytes, _) = try cell(column) else { throw Self.nullColumn(column, decoding: false) }
+            return try body(bytes)
         }
-        return value
+    }
+
+    /// A column's bytes and type OID, or `nil` when it is NULL. The bytes belong to `result`:
+    /// use them only while it is kept alive.
+    /// - Throws: ``PGError`` (``PGError/Code/decoding``) when the column is out of range.
+    @usableFromInline
+    func cell(_ column: Int) throws -> (bytes: UnsafeRawBufferPointer, type: UInt32)? {
+        let column = try result.checkedColumn(column)
+        if result.isNull(row: index, column: column) { return nil }
+        return (result.valueBytes(row: index, column: column), result.type(of: column))
+    }
+
+    /// The error for a NULL where a value was asked for.
+    @usableFromInline
+    static func nullColumn(_ column: Int, decoding: Bool) -> PGError {
+        PGError.decoding(decoding ? "column \(column) is NULL; decode it as an optional" : "column \(column) is NULL")
     }
 
     /// Decodes the column with this name as `T`.
