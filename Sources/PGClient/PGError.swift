@@ -89,6 +89,8 @@ public struct PGError: Error, Sendable, CustomStringConvertible, CustomDebugStri
         return text
     }
 
+    /// Reached from `Row`'s inlinable accessors.
+    @usableFromInline
     static func decoding(_ message: String) -> PGError { PGError(code: .decoding, message: message) }
     static let poolClosed = PGError(code: .poolClosed, message: "the connection pool is closed")
 }

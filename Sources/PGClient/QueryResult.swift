@@ -198,11 +198,6 @@ public struct Row: Sendable {
     /// The row's index in its result.
     public let index: Int
 
-    init(result: QueryResult, index: Int) {
-        self.result = result
-        self.index = index
-    }
-
     // The generic accessors below are inlinable shells around one non-generic look-up
     // (`cell(_:)`): a caller in another module, such as the session store reading every row it
     // loads, then runs them specialized for its own types, where an out-of-line generic function
@@ -213,7 +208,9 @@ public struct Row: Sendable {
     ///   of a type `T` cannot be decoded from.
     @inlinable
     public func decode<T: PGDecodable>(_ type: T.Type = T.self, column: Int) throws -> T {
-        guard let value = try decodeIfPresent(type, column: column) else { throw Self.nullColumn(column, decoding: true) }
+        guard let value = try decodeIfPresent(type, column: column) else {
+            throw PGError.decoding("column \(column) is NULL; decode it as an optional")
+        }
         return value
     }
 
@@ -237,7 +234,7 @@ public struct Row: Sendable {
     @inlinable
     public func withUnsafeBytes<Result>(column: Int, _ body: (UnsafeRawBufferPointer) throws -> Result) throws -> Result {
         try withExtendedLifetime(result) {
-            guard let (bytes, _) = try cell(column) else { throw Self.nullColumn(column, decoding: false) }
+            guard let (bytes, _) = try cell(column) else { throw PGError.decoding("column \(column) is NULL") }
             return try body(bytes)
         }
     }
@@ -250,12 +247,6 @@ public struct Row: Sendable {
         let column = try result.checkedColumn(column)
         if result.isNull(row: index, column: column) { return nil }
         return (result.valueBytes(row: index, column: column), result.type(of: column))
-    }
-
-    /// The error for a NULL where a value was asked for.
-    @usableFromInline
-    static func nullColumn(_ column: Int, decoding: Bool) -> PGError {
-        PGError.decoding(decoding ? "column \(column) is NULL; decode it as an optional" : "column \(column) is NULL")
     }
 
     /// Decodes the column with this name as `T`.

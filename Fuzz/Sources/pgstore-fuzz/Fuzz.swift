@@ -39,10 +39,9 @@ private struct Fixture {
     static let encryptionKey = [UInt8](repeating: 0x22, count: 32)
 
     init() {
-        let (hashKey, encryptionKey) = (Self.hashKey, Self.encryptionKey)
         let rawID = [UInt8](0..<32)
-        guard let encrypted = try? SessionCodec(keys: [SessionKey(hashKey: hashKey, encryptionKey: encryptionKey)]),
-            let signed = try? SessionCodec(keys: [SessionKey(hashKey: hashKey)])
+        guard let encrypted = try? SessionCodec(keys: [SessionKey(hashKey: Self.hashKey, encryptionKey: Self.encryptionKey)]),
+            let signed = try? SessionCodec(keys: [SessionKey(hashKey: Self.hashKey)])
         else { fatalError("the fuzzer's keys are rejected") }
         (self.encrypted, self.signed) = (encrypted, signed)
         now = Cookie.unixNow()
@@ -203,25 +202,27 @@ private func sealedData(_ input: [UInt8]) {
 /// cookie exactly when it is an ID's 32 bytes (to that ID).
 private func legacyEncrypted(_ input: [UInt8]) {
     let issuedAt = withUnsafeBytes(of: fixture.now.bigEndian) { Array($0) }
-    let rowContext = (fixture.id, SessionCodec.dataTag)
-    let cookieContext = (Fixture.name, SessionCodec.cookieTag)
+    // A body signed as a version 2 row of the fixture's session, and as its cookie.
+    func row(_ body: [UInt8]) -> [UInt8] {
+        Fixture.legacySigned(body, header: [], context: fixture.id, tag: SessionCodec.dataTag)
+    }
+    func cookie(_ body: [UInt8]) -> Substring {
+        Substring(Base64URL.encode(Fixture.legacySigned(body, header: issuedAt, context: Fixture.name, tag: SessionCodec.cookieTag)))
+    }
 
-    let fuzzedRow = Fixture.legacySigned(input, header: [], context: rowContext.0, tag: rowContext.1)
-    require(fixture.encrypted.openData(fuzzedRow, sessionID: fixture.id) == nil, "a signed, fuzzed box opened as a row")
-    let fuzzedCookie = Base64URL.encode(Fixture.legacySigned(input, header: issuedAt, context: cookieContext.0, tag: cookieContext.1))
-    if case .success = fixture.open(Substring(fuzzedCookie)) { require(false, "a signed, fuzzed box opened as a cookie") }
+    require(fixture.encrypted.openData(row(input), sessionID: fixture.id) == nil, "a signed, fuzzed box opened as a row")
+    if case .success = fixture.open(cookie(input)) { require(false, "a signed, fuzzed box opened as a cookie") }
 
-    guard let rowBox = Fixture.legacyBox(input, context: rowContext.0, tag: rowContext.1),
-        let cookieBox = Fixture.legacyBox(input, context: cookieContext.0, tag: cookieContext.1)
+    guard let rowBox = Fixture.legacyBox(input, context: fixture.id, tag: SessionCodec.dataTag),
+        let cookieBox = Fixture.legacyBox(input, context: Fixture.name, tag: SessionCodec.cookieTag)
     else {
         require(false, "sealing failed")
         return
     }
-    let row = Fixture.legacySigned(rowBox, header: [], context: rowContext.0, tag: rowContext.1)
-    require(fixture.encrypted.openData(row, sessionID: fixture.id) == input, "a version 2 row did not open to what it sealed")
-    require(fixture.signed.openData(row, sessionID: fixture.id) == nil, "a version 2 row opened without its encryption key")
-    let cookie = Base64URL.encode(Fixture.legacySigned(cookieBox, header: issuedAt, context: cookieContext.0, tag: cookieContext.1))
-    switch fixture.open(Substring(cookie)) {
+    let sealedRow = row(rowBox)
+    require(fixture.encrypted.openData(sealedRow, sessionID: fixture.id) == input, "a version 2 row did not open to what it sealed")
+    require(fixture.signed.openData(sealedRow, sessionID: fixture.id) == nil, "a version 2 row opened without its encryption key")
+    switch fixture.open(cookie(cookieBox)) {
     case .success(let id): require(input.count == 32 && id == Base64URL.encode(input), "a version 2 cookie opened to \(id)")
     case .failure: require(input.count != 32, "a version 2 cookie with a 32-byte ID did not open")
     }
