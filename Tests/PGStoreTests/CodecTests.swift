@@ -110,9 +110,10 @@ struct CodecTests {
         #expect(Array(cookie[9..<41]) == id)
         let plaintext = Array("a secret value of the session".utf8)
         let data = try codec.sealData(plaintext, sessionID: "a")
-        // version 3 | nonce | ciphertext | tag: AES-GCM alone, no MAC on top.
+        // version 4 | nonce | ciphertext | tag: AES-GCM alone, no MAC on top; the plaintext is
+        // tag | ID length | ID | values.
         #expect(data.first == SessionCodec.aeadVersion)
-        #expect(data.count == 1 + 12 + plaintext.count + 16)
+        #expect(data.count == 1 + 12 + (2 + 1 + plaintext.count) + 16)
         #expect(!data.indices.contains { data[$0...].starts(with: plaintext.prefix(8)) }, "the values are not in the clear")
         let signedOnly = try SessionCodec(keys: [try SessionKey(hashKey: hashKeyA)])
         #expect(try signedOnly.sealData(plaintext, sessionID: "a").first == SessionCodec.signedVersion)
@@ -136,6 +137,45 @@ struct CodecTests {
         #expect(try SessionCodec(keys: [try SessionKey(hashKey: hashKeyA)]).openData(data, sessionID: "a") == nil)
         let rotated = try SessionCodec(keys: [other, try SessionKey(hashKey: hashKeyA, encryptionKey: encryptionKeyA)])
         #expect(rotated.openData(data, sessionID: "a") == Array("values".utf8))
+    }
+
+    @Test func encryptedDataIsBoundToItsSessionID() throws {
+        let codec = try SessionCodec(keys: [try SessionKey(hashKey: hashKeyA, encryptionKey: encryptionKeyA)])
+        let id = SessionCodec.newSessionID()
+        let data = try codec.sealData(Array("values".utf8), sessionID: id)
+        #expect(codec.openData(data, sessionID: id) == Array("values".utf8))
+        // Copied into the row of another session: one that differs in its last character, one
+        // that is a prefix of it, one that extends it, an unrelated one.
+        var lastChanged = Array(id.utf8)
+        lastChanged[lastChanged.count - 1] ^= 0x01
+        let others = [String(decoding: lastChanged, as: UTF8.self), String(id.dropLast()), id + "A", SessionCodec.newSessionID()]
+        for other in others {
+            #expect(codec.openData(data, sessionID: other) == nil, "opened as \(other)")
+        }
+    }
+
+    @Test func dataSealedAsVersion3StillOpens() throws {
+        // Sealed by the codec of 2026-12-02 (version 3: AES-GCM, the session ID as associated
+        // data), key A, session ID "fixture-id", values ["user": "ada", "visits": 3].
+        let earlier = try #require(Base64URL.decode(Substring(
+            "A28tLmm49o1ejMQjaCkm1SJYGEXNJ04IiiAmxcHV38Br3p8kNYHzurToVAYROs2i9SpB0BSeyuzm"
+        ).utf8))
+        #expect(earlier.first == SessionCodec.associatedIDVersion)
+        let codec = try SessionCodec(keys: [try SessionKey(hashKey: hashKeyA, encryptionKey: encryptionKeyA)])
+        let values = try earlier.withUnsafeBytes { try #require(codec.openValues($0, sessionID: "fixture-id")) }
+        #expect(values == ["user": "ada", "visits": 3])
+        #expect(earlier.withUnsafeBytes { codec.openValues($0, sessionID: "other-id") } == nil)
+        for index in earlier.indices {
+            var tampered = earlier
+            tampered[index] ^= 0x01
+            #expect(tampered.withUnsafeBytes { codec.openValues($0, sessionID: "fixture-id") } == nil, "byte \(index) flipped")
+        }
+        // A rotated store opens it with its second key.
+        let rotated = try SessionCodec(keys: [
+            try SessionKey(hashKey: hashKeyB, encryptionKey: encryptionKeyB),
+            try SessionKey(hashKey: hashKeyA, encryptionKey: encryptionKeyA),
+        ])
+        #expect(earlier.withUnsafeBytes { rotated.openValues($0, sessionID: "fixture-id") } == ["user": "ada", "visits": 3])
     }
 
     @Test func dataSealedBeforeVersion3StillOpens() throws {
