@@ -163,7 +163,8 @@ struct SessionCodec: Sendable {
             return seal(plaintext, header: [], context: context, contextTag: Self.dataTag)
         }
         guard let contextLength = UInt8(exactly: context.count) else {
-            throw SessionStoreError(.invalidKey, "a session ID longer than 255 bytes cannot be sealed")
+            // Never for the store's own IDs (43 characters); a length byte is all the layout has.
+            throw SessionStoreError(.dataTooLarge, "a session ID longer than 255 bytes cannot be sealed")
         }
         var message = [UInt8]()
         message.reserveCapacity(2 + context.count + plaintext.count)

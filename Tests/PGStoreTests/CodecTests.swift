@@ -154,6 +154,14 @@ struct CodecTests {
         }
     }
 
+    @Test func anOverlongSessionIDIsAnErrorNotATrap() throws {
+        let codec = try SessionCodec(keys: [try SessionKey(hashKey: hashKeyA, encryptionKey: encryptionKeyA)])
+        let longest = String(repeating: "a", count: 255)
+        let data = try codec.sealData(Array("values".utf8), sessionID: longest)
+        #expect(codec.openData(data, sessionID: longest) == Array("values".utf8))
+        #expect(throws: SessionStoreError.self) { try codec.sealData(Array("values".utf8), sessionID: longest + "a") }
+    }
+
     @Test func dataSealedAsVersion3StillOpens() throws {
         // Sealed by the codec of 2026-12-02 (version 3: AES-GCM, the session ID as associated
         // data), key A, session ID "fixture-id", values ["user": "ada", "visits": 3].
