@@ -162,17 +162,24 @@ struct CodecTests {
         #expect(throws: SessionStoreError.self) { try codec.sealData(Array("values".utf8), sessionID: longest + "a") }
     }
 
-    @Test func dataSealedAsVersion3StillOpens() throws {
-        // Sealed by the codec of 2026-12-02 (version 3: AES-GCM, the session ID as associated
-        // data), key A, session ID "fixture-id", values ["user": "ada", "visits": 3].
-        let earlier = try #require(Base64URL.decode(Substring(
-            "A28tLmm49o1ejMQjaCkm1SJYGEXNJ04IiiAmxcHV38Br3p8kNYHzurToVAYROs2i9SpB0BSeyuzm"
-        ).utf8))
-        #expect(earlier.first == SessionCodec.associatedIDVersion)
+    /// Decodes data sealed by an earlier codec (key A, session ID "fixture-id", the values
+    /// ["user": "ada", "visits": 3]), checks its version, and that today's codec opens it for that
+    /// session and no other. Returns the bytes and the codec for the version's own checks.
+    private func expectEarlierDataOpens(_ encoded: String, version: UInt8) throws -> (data: [UInt8], codec: SessionCodec) {
+        let earlier = try #require(Base64URL.decode(Substring(encoded).utf8))
+        #expect(earlier.first == version)
         let codec = try SessionCodec(keys: [try SessionKey(hashKey: hashKeyA, encryptionKey: encryptionKeyA)])
         let values = try earlier.withUnsafeBytes { try #require(codec.openValues($0, sessionID: "fixture-id")) }
         #expect(values == ["user": "ada", "visits": 3])
         #expect(earlier.withUnsafeBytes { codec.openValues($0, sessionID: "other-id") } == nil)
+        return (earlier, codec)
+    }
+
+    @Test func dataSealedAsVersion3StillOpens() throws {
+        // Sealed by the codec of 2026-12-02 (version 3: AES-GCM, the session ID as associated data).
+        let (earlier, codec) = try expectEarlierDataOpens(
+            "A28tLmm49o1ejMQjaCkm1SJYGEXNJ04IiiAmxcHV38Br3p8kNYHzurToVAYROs2i9SpB0BSeyuzm",
+            version: SessionCodec.associatedIDVersion)
         for index in earlier.indices {
             var tampered = earlier
             tampered[index] ^= 0x01
@@ -187,16 +194,10 @@ struct CodecTests {
     }
 
     @Test func dataSealedBeforeVersion3StillOpens() throws {
-        // Sealed by the codec of 2026-12-01 (version 2: AES-GCM, then HMAC-SHA256), key A, session
-        // ID "fixture-id", values ["user": "ada", "visits": 3].
-        let earlier = try #require(Base64URL.decode(Substring(
-            "AiHLnsjCXWZW0_REXFqRd8Y4JtpssurN-Dhma92K9i8Khf1AYnouehX6jhwlgWKVjae0gMEgfFzV5rjA2ZDKWK7UmsO1164VGOFAnipT9jpCSbGBCYxVIRE"
-        ).utf8))
-        #expect(earlier.first == SessionCodec.encryptedVersion)
-        let codec = try SessionCodec(keys: [try SessionKey(hashKey: hashKeyA, encryptionKey: encryptionKeyA)])
-        let values = try earlier.withUnsafeBytes { try #require(codec.openValues($0, sessionID: "fixture-id")) }
-        #expect(values == ["user": "ada", "visits": 3])
-        #expect(earlier.withUnsafeBytes { codec.openValues($0, sessionID: "other-id") } == nil)
+        // Sealed by the codec of 2026-12-01 (version 2: AES-GCM, then HMAC-SHA256).
+        let (earlier, codec) = try expectEarlierDataOpens(
+            "AiHLnsjCXWZW0_REXFqRd8Y4JtpssurN-Dhma92K9i8Khf1AYnouehX6jhwlgWKVjae0gMEgfFzV5rjA2ZDKWK7UmsO1164VGOFAnipT9jpCSbGBCYxVIRE",
+            version: SessionCodec.encryptedVersion)
         var tampered = earlier
         tampered[tampered.count - 1] ^= 0x01  // the MAC
         #expect(tampered.withUnsafeBytes { codec.openValues($0, sessionID: "fixture-id") } == nil)
