@@ -159,7 +159,8 @@ struct CodecTests {
         let longest = String(repeating: "a", count: 255)
         let data = try codec.sealData(Array("values".utf8), sessionID: longest)
         #expect(codec.openData(data, sessionID: longest) == Array("values".utf8))
-        #expect(throws: SessionStoreError.self) { try codec.sealData(Array("values".utf8), sessionID: longest + "a") }
+        let error = #expect(throws: SessionStoreError.self) { try codec.sealData(Array("values".utf8), sessionID: longest + "a") }
+        #expect(error?.code == .dataTooLarge)
     }
 
     /// Decodes data sealed by an earlier codec (key A, session ID "fixture-id", the values
