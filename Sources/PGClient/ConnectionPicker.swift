@@ -13,7 +13,7 @@ protocol PipelineLoad {
 /// `preferredDepth` queries in flight gets the next one. Packed pipelines travel in batches: one
 /// `send`, one server wake-up and one `recv` carry many queries, where spreading every query over
 /// the least-loaded connection gives batches of one or two under moderate load. On the 2-core
-/// benchmark machine packing is worth about a quarter more throughput (BENCHMARKS.md).
+/// benchmark machine packing is worth about a quarter more throughput (Benchmarks/JOURNAL.md).
 ///
 /// A connection that has queries in flight but has answered none for `stallNanos` gets no more
 /// while another connection answers: a slow statement at the head of its pipeline would hold up

@@ -21,7 +21,7 @@ extension ConnectionPool {
         /// loser waits out a scheduler time slice (milliseconds) with a whole pipeline behind it.
         /// On the 2-core benchmark machine, 64 gets in flight over one connection instead of two
         /// of 32 brought p99 from 2.6-8.7 ms down to 1.1-1.6 ms and the median ratio to pgbench
-        /// from 1.24x to 1.45x (BENCHMARKS.md).
+        /// from 1.24x to 1.45x (Benchmarks/JOURNAL.md).
         public var preferredPipelineDepth: Int = 64
         /// How long a caller waits for a connection before failing with
         /// ``PGError/Code/connectionWaitTimeout``. Default 10 seconds.

@@ -222,7 +222,7 @@ public actor ConnectionPool {
     ///
     /// All such tasks share that one thread, so it suits work that is mostly queries (on two
     /// cores shared with PostgreSQL it cut the client's CPU per session read by about a quarter,
-    /// see BENCHMARKS.md), not work that needs more than one core. Never block in it: a blocked
+    /// see Benchmarks/JOURNAL.md), not work that needs more than one core. Never block in it: a blocked
     /// I/O thread stalls every query of the pool. Once the pool is closed, tasks that still
     /// prefer this executor run on the global executor.
     public nonisolated var taskExecutor: any TaskExecutor { loop }
