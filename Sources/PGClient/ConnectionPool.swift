@@ -222,9 +222,9 @@ public actor ConnectionPool {
     ///
     /// All such tasks share that one thread, so it suits work that is mostly queries (on two
     /// cores shared with PostgreSQL it cut the client's CPU per session read by about a quarter,
-    /// see Benchmarks/JOURNAL.md), not work that needs more than one core. Never block in it: a blocked
-    /// I/O thread stalls every query of the pool. Once the pool is closed, tasks that still
-    /// prefer this executor run on the global executor.
+    /// see Benchmarks/JOURNAL.md), not work that needs more than one core. Never block in it: a
+    /// blocked I/O thread stalls every query of the pool. Once the pool is closed, tasks that
+    /// still prefer this executor run on the global executor.
     public nonisolated var taskExecutor: any TaskExecutor { loop }
 
     /// The number of open or opening connections (for tests and metrics).
