@@ -220,11 +220,13 @@ public actor ConnectionPool {
     /// }
     /// ```
     ///
-    /// All such tasks share that one thread, so it suits work that is mostly queries (on two
-    /// cores shared with PostgreSQL it cut the client's CPU per session read by about a quarter,
-    /// see Benchmarks/JOURNAL.md), not work that needs more than one core. Never block in it: a
-    /// blocked I/O thread stalls every query of the pool. Once the pool is closed, tasks that
-    /// still prefer this executor run on the global executor.
+    /// All such tasks share that one thread, so it suits work that is mostly queries, not work
+    /// that needs more than one core. On two cores shared with PostgreSQL it saved the client up
+    /// to a fifth of its CPU per session read in the slow phases of 2026-12-01, and about nothing
+    /// once the global executor's path had been trimmed (2026-12-03: 10.1 against 10.3 us; see
+    /// Benchmarks/JOURNAL.md). Never block in it: a blocked I/O thread stalls every query of the
+    /// pool. Once the pool is closed, tasks that still prefer this executor run on the global
+    /// executor.
     public nonisolated var taskExecutor: any TaskExecutor { loop }
 
     /// The number of open or opening connections (for tests and metrics).
