@@ -53,7 +53,10 @@ public actor ConnectionPool {
     // FIFO: waiters are served, and time out, in arrival order (the wait is the same for all, so
     // arrival order is deadline order and one sleeping task times them all out).
     private var waiters = FIFO<Waiter>()
-    private var timeoutSweeperRunning = false
+    /// The task that times the waiters out, while there are any. `close()` cancels it: it sleeps
+    /// until the first waiter's deadline, even one served long before, and kept a closed pool
+    /// from being freed for up to `connectionWaitTimeout`.
+    private var timeoutSweeper: Task<Void, Never>?
     private var closed = false
     private var closeWaiters: [CheckedContinuation<Void, Never>] = []
     private var loopStopped = false
@@ -195,6 +198,7 @@ public actor ConnectionPool {
             publishReady()
             logger.debug("closing connection pool", metadata: ["connections": "\(connections.count)"])
             failAllWaiters(PGError.poolClosed)
+            timeoutSweeper?.cancel()
             let grace = configuration.closeGracePeriod
             for connection in connections.values {
                 loop.execute { connection.close(gracePeriod: grace) }
@@ -313,9 +317,8 @@ public actor ConnectionPool {
             try await withCheckedThrowingContinuation { continuation in
                 waiters.append(Waiter(id: id, exclusive: exclusive, continuation: continuation, deadline: deadline))
                 waiting.add(1, ordering: .sequentiallyConsistent)
-                if !timeoutSweeperRunning {
-                    timeoutSweeperRunning = true
-                    Task { await self.sweepTimeouts() }
+                if timeoutSweeper == nil {
+                    timeoutSweeper = Task { await self.sweepTimeouts() }
                 }
                 // A query that completed after pick() found no room, but before `waiting` was
                 // raised, saw no waiter and scheduled nothing: look once more now that it is.
@@ -392,7 +395,11 @@ public actor ConnectionPool {
     private func sweepTimeouts() async {
         while let first = waiters.first {
             if first.deadline > ContinuousClock.now {
-                try? await Task.sleep(until: first.deadline, clock: .continuous)
+                do {
+                    try await Task.sleep(until: first.deadline, clock: .continuous)
+                } catch {
+                    break  // cancelled by close(), which fails every waiter
+                }
                 continue
             }
             let error = PGError(
@@ -405,7 +412,7 @@ public actor ConnectionPool {
                 waiter.continuation.resume(throwing: error)
             }
         }
-        timeoutSweeperRunning = false
+        timeoutSweeper = nil
     }
 
     private func removeWaiter(_ id: Int, error: any Error) {

@@ -20,6 +20,14 @@ public enum TestEnvironment {
     /// `PGSTORE_TEST_SOCKET_URL`, the same cluster over its unix socket.
     public static var socketURL: String? { ProcessInfo.processInfo.environment["PGSTORE_TEST_SOCKET_URL"] }
 
+    /// How many times longer than usual a "promptly" bound may be: `PGSTORE_TEST_TIME_SCALE`
+    /// (default 1). `scripts/test --tsan` and `--asan` set 2: the sanitizers run the code several
+    /// times slower. Only bounds that stay below what they tell apart when doubled use it (a
+    /// cleanup that sleeps for an hour, a statement that sleeps 1.5 s); the rest stay as they are.
+    public static var timeScale: Int {
+        Int(ProcessInfo.processInfo.environment["PGSTORE_TEST_TIME_SCALE"] ?? "") ?? 1
+    }
+
     /// A name unique to one test (tables, roles, application names), so suites can run in parallel.
     public static func uniqueName(_ prefix: String) -> String {
         "\(prefix)_\(UInt32.random(in: 0...UInt32.max))"
