@@ -241,7 +241,7 @@ public actor ConnectionPool {
     var waiterCount: Int { waiters.count }
 
     /// The number of connections open and not reserved, as callers see them (for tests).
-    nonisolated var sharedConnectionCount: Int { router.withLock { $0.count } }
+    nonisolated var sharedConnectionCount: Int { router.withLock(announcingTo: self) { $0.count } }
 
     /// Read-only queries sent again because another statement of their shared segment failed,
     /// over the open connections (for tests).
@@ -251,7 +251,7 @@ public actor ConnectionPool {
     /// open for sharing (for tests). Read without the actor, as a caller picking a connection
     /// reads it.
     nonisolated var inFlightCount: Int {
-        router.withLock { $0.reduce(0) { $0 + $1.inFlight.load(ordering: .sequentiallyConsistent) } }
+        router.withLock(announcingTo: self) { $0.reduce(0) { $0 + $1.inFlight.load(ordering: .sequentiallyConsistent) } }
     }
 
     // MARK: Running queries
@@ -261,6 +261,8 @@ public actor ConnectionPool {
     ) async throws -> QueryResult {
         let pending = PendingQuery(sql: sql, parameters: parameters, readOnly: readOnly)
         let loop = self.loop
+        // What the I/O thread wrote into the result before resuming us (see ThreadSanitizer).
+        defer { ThreadSanitizer.acquire(pending) }
         // The variant that inherits the caller's executor: `withTaskCancellationHandler` takes
         // an `isolation` parameter and switches to it on the way in and out, two task switches
         // per query that this path, which runs on the caller's executor throughout, does not
@@ -285,7 +287,7 @@ public actor ConnectionPool {
         if Task.isCancelled { return nil }
         let maximumDepth = configuration.maximumPipelineDepth
         let now = EventLoop.monotonicNanos()
-        let (picked, shouldGrow) = router.withLock { ready -> (LibPQConnection?, Bool) in
+        let (picked, shouldGrow) = router.withLock(announcingTo: self) { ready -> (LibPQConnection?, Bool) in
             guard let choice = picker.choose(ready, now: now), choice.load < maximumDepth else { return (nil, false) }
             let connection = ready[choice.index]
             connection.addQuery()
@@ -304,7 +306,7 @@ public actor ConnectionPool {
 
     private func publishReady() {
         let snapshot = closed ? [] : ready
-        router.withLock { $0 = snapshot }
+        router.withLock(announcingTo: self) { $0 = snapshot }
     }
 
     /// Picks a connection for one query (or reserves one, when `exclusive`), waiting when none has

@@ -128,7 +128,7 @@ final class EventLoop: @unchecked Sendable {
     }
 
     private func append(_ job: Job) {
-        let accepted = queue.withLock { queue in
+        let accepted = queue.withLock(announcingTo: self) { queue in
             if queue.stopped { return false }
             queue.jobs.append(job)
             return true
@@ -152,7 +152,7 @@ final class EventLoop: @unchecked Sendable {
     /// Waits until the loop thread has stopped.
     func awaitTermination() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let resumeNow = terminated.withLock { state -> Bool in
+            let resumeNow = terminated.withLock(announcingTo: self) { state -> Bool in
                 if state.done { return true }
                 state.waiters.append(continuation)
                 return false
@@ -237,7 +237,7 @@ final class EventLoop: @unchecked Sendable {
             } else {
                 sleeping.store(true, ordering: .sequentiallyConsistent)
                 // A job may have arrived between runJobs() and the store: don't sleep on it.
-                if queue.withLock({ !$0.jobs.isEmpty }) {
+                if queue.withLock(announcingTo: self, { !$0.jobs.isEmpty }) {
                     sleeping.store(false, ordering: .sequentiallyConsistent)
                     timeout = 0
                 } else {
@@ -268,7 +268,7 @@ final class EventLoop: @unchecked Sendable {
             }
             fireTimers()
         }
-        let leftover = queue.withLock { queue -> [Job] in
+        let leftover = queue.withLock(announcingTo: self) { queue -> [Job] in
             queue.stopped = true
             defer { queue.jobs = [] }
             return queue.jobs
@@ -278,7 +278,7 @@ final class EventLoop: @unchecked Sendable {
         for job in leftover { reject(job) }
         Glibc.close(epollFD)
         Glibc.close(wakeFD)
-        let waiters = terminated.withLock { state -> [CheckedContinuation<Void, Never>] in
+        let waiters = terminated.withLock(announcingTo: self) { state -> [CheckedContinuation<Void, Never>] in
             state.done = true
             defer { state.waiters = [] }
             return state.waiters
@@ -325,7 +325,7 @@ final class EventLoop: @unchecked Sendable {
         // Swap the queue with a spare, empty buffer so neither side reallocates on every tick.
         var batch = spareJobs
         spareJobs = []
-        queue.withLock { swap(&batch, &$0.jobs) }
+        queue.withLock(announcingTo: self) { swap(&batch, &$0.jobs) }
         if batch.isEmpty {
             spareJobs = batch
             return false

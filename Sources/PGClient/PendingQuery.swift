@@ -57,11 +57,13 @@ final class PendingQuery: @unchecked Sendable {
     var isAwaited: Bool { continuation != nil }
 
     func succeed(_ result: QueryResult) {
+        ThreadSanitizer.release(self)  // the caller acquires it once resumed (ConnectionPool.run)
         continuation?.resume(returning: result)
         continuation = nil
     }
 
     func fail(_ error: any Error) {
+        ThreadSanitizer.release(self)
         continuation?.resume(throwing: error)
         continuation = nil
     }

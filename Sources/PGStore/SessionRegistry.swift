@@ -1,5 +1,6 @@
 public import HTTPTypes
 import Synchronization
+import PGClient
 
 /// The sessions of one request, each loaded at most once: the counterpart of gorilla/sessions'
 /// per-request registry, for frameworks without a session middleware.
@@ -40,13 +41,13 @@ public final class SessionRegistry: Sendable {
     // stay out of get's async frame, which a request keeps while it waits for the database.
     @inline(never)
     private func cached(_ name: String) -> Session? {
-        sessions.withLock { $0[name] }
+        sessions.withLock(announcingTo: self) { $0[name] }
     }
 
     /// Two concurrent first calls: the first to finish wins, so both see one session.
     @inline(never)
     private func remember(_ loaded: Session) -> Session {
-        sessions.withLock { cache in
+        sessions.withLock(announcingTo: self) { cache in
             if let cached = cache[loaded.name] { return cached }
             cache[loaded.name] = loaded
             return loaded
@@ -55,14 +56,14 @@ public final class SessionRegistry: Sendable {
 
     /// Puts a changed copy back, so later ``get(_:)`` calls and ``save()`` see it.
     public func update(_ session: Session) {
-        sessions.withLock { $0[session.name] = session }
+        sessions.withLock(announcingTo: self) { $0[session.name] = session }
     }
 
     /// Saves every session that needs it (see ``Session/needsSave``).
     /// - Returns: the `Set-Cookie` fields to add to the response.
     /// - Throws: what ``SessionStore/save(_:)`` throws; sessions saved before the failure stay saved.
     public func save() async throws -> [HTTPField] {
-        let pending = sessions.withLock { cache in cache.values.filter(\.needsSave) }
+        let pending = sessions.withLock(announcingTo: self) { cache in cache.values.filter(\.needsSave) }
         var fields: [HTTPField] = []
         for var session in pending.sorted(by: { $0.name < $1.name }) {
             fields.append(try await store.save(&session))

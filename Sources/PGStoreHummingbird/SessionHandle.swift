@@ -1,4 +1,5 @@
 public import PGStore
+import PGClient
 import Synchronization
 
 /// The current request's session, shared between ``PGSessionMiddleware`` and the handlers.
@@ -21,15 +22,15 @@ public final class SessionHandle: Sendable {
 
     /// The session of this request (`nil` outside ``PGSessionMiddleware``).
     public var session: Session? {
-        get { state.withLock { $0.session } }
-        set { state.withLock { $0.session = newValue } }
+        get { state.withLock(announcingTo: self) { $0.session } }
+        set { state.withLock(announcingTo: self) { $0.session = newValue } }
     }
 
     /// Changes the session in place.
     /// - Throws: ``SessionHandleError`` when no ``PGSessionMiddleware`` loaded a session.
     @discardableResult
     public func withSession<Result>(_ body: (inout Session) throws -> Result) throws -> Result {
-        try state.withLock { state in
+        try state.withLock(announcingTo: self) { state in
             guard var session = state.session else { throw SessionHandleError() }
             defer { state.session = session }
             return try body(&session)
@@ -38,19 +39,19 @@ public final class SessionHandle: Sendable {
 
     /// A value of the session, or `nil`.
     public subscript(key: String) -> SessionValue? {
-        get { state.withLock { $0.session?.values[key] } }
-        set { state.withLock { $0.session?.values[key] = newValue } }
+        get { state.withLock(announcingTo: self) { $0.session?.values[key] } }
+        set { state.withLock(announcingTo: self) { $0.session?.values[key] = newValue } }
     }
 
     /// Login: after the handler the session gets a new ID (values kept, old row gone), so an ID
     /// planted before login is worthless (session fixation).
-    public func regenerateID() { state.withLock { $0.pending = .regenerateID } }
+    public func regenerateID() { state.withLock(announcingTo: self) { $0.pending = .regenerateID } }
 
     /// Logout: after the handler the session's row is deleted and the cookie expired.
-    public func destroy() { state.withLock { $0.pending = .destroy } }
+    public func destroy() { state.withLock(announcingTo: self) { $0.pending = .destroy } }
 
     func take() -> (Session?, Pending) {
-        state.withLock { ($0.session, $0.pending) }
+        state.withLock(announcingTo: self) { ($0.session, $0.pending) }
     }
 }
 
