@@ -7,8 +7,8 @@ import Musl
 #endif
 
 /// Tells ThreadSanitizer about the hand-offs between threads that it cannot see by itself, when
-/// the process runs under it (`swift test --sanitize=thread`, `scripts/tsan`); otherwise each
-/// call is a load and a branch.
+/// the process runs under it (`scripts/test --tsan`); otherwise each call is a load and a
+/// branch.
 ///
 /// Why: under Swift 6.3 on Linux, TSan reports two kinds of hand-off as data races although they
 /// order the threads' accesses, and the package makes both on every query:
