@@ -11,6 +11,11 @@ import HTTPTypes
 ///   one put a value in costs nothing. ``SessionHandle/regenerateID()`` and
 ///   ``SessionHandle/destroy()`` run instead when the handler asked for them. The `Set-Cookie`
 ///   field goes on the response.
+/// - A handler that answers by throwing an `HTTPResponseError` (such as `HTTPError(.badRequest)`)
+///   answered as much as one that returned a response: its session is written the same way, and the
+///   `Set-Cookie` field goes on the error's response (a flash added before a 401 reaches the next
+///   page). Any other error leaves the session as it was loaded: a request that failed half-way
+///   stores nothing of what it did.
 /// - When the database cannot be reached the request fails with 503 Service Unavailable and one
 ///   clear log line; it works again as soon as the database is back.
 public struct PGSessionMiddleware<Context: PGSessionRequestContext>: RouterMiddleware {
@@ -34,27 +39,37 @@ public struct PGSessionMiddleware<Context: PGSessionRequestContext>: RouterMiddl
         } catch {
             throw unavailable(error, context: context)
         }
-        var response = try await next(request, context)
-        let (loaded, pending) = context.sessions.take()
-        guard var session = loaded else { return response }
+        var response: Response
         do {
-            let field: HTTPField?
+            response = try await next(request, context)
+        } catch let error as any HTTPResponseError {
+            guard let field = try await persist(context: context) else { throw error }
+            throw HTTPResponseErrorWithSessionCookie(original: error, setCookie: field)
+        }
+        if let field = try await persist(context: context) { response.headers.append(field) }
+        return response
+    }
+
+    /// Writes what the handler did to the session and returns the `Set-Cookie` field to send, if any.
+    private func persist(context: Context) async throws -> HTTPField? {
+        let (loaded, pending) = context.sessions.take()
+        guard var session = loaded else { return nil }
+        do {
             switch pending {
             case .destroy:
-                field = try await store.destroy(&session)
+                return try await store.destroy(&session)
             case .regenerateID:
-                field = try await store.regenerateID(&session)
+                return try await store.regenerateID(&session)
             case .save:
-                field = session.needsSave ? try await store.save(&session) : nil
+                return session.needsSave ? try await store.save(&session) : nil
             }
-            if let field { response.headers.append(field) }
         } catch let error as SessionStoreError where error.code == .sessionNotFound {
             // Logged out elsewhere while this request ran: the session stays gone.
             context.logger.info("session was destroyed by another request; not saved")
+            return nil
         } catch let error as PGError {
             throw unavailable(error, context: context)
         }
-        return response
     }
 
     private func unavailable(_ error: any Error, context: Context) -> HTTPError {

@@ -46,11 +46,12 @@ enum HTTPTestSupport {
     /// the table is dropped and the store closed afterwards, also when `body` throws.
     static func withDemoApp(
         poolConfiguration: ConnectionPool.Configuration = .init(), logger: Logger? = nil,
+        router makeRouter: (SessionStore) -> Router<DemoApp.Context> = DemoApp.router(store:),
         _ body: @Sendable (_ store: SessionStore, _ table: String, _ client: any TestClientProtocol) async throws -> Void
     ) async throws {
         let table = TestEnvironment.uniqueName("demo")
         let store = try await Self.store(table: table, poolConfiguration: poolConfiguration)
-        let router = DemoApp.router(store: store)
+        let router = makeRouter(store)
         let app = if let logger { Application(router: router, logger: logger) } else { Application(router: router) }
         do {
             try await app.test(.live) { client in try await body(store, table, client) }
@@ -152,6 +153,51 @@ struct DemoHTTPTests {
                 #expect(response.status == .ok)
                 #expect(HTTPTestSupport.visits(response) == 1)
             }
+        }
+    }
+}
+
+@Suite("Handlers that answer by throwing")
+struct ThrowingHandlerTests {
+    struct HalfDone: Error {}
+
+    /// Routes that change the session and then throw: an HTTP error, or any other error.
+    static func router(store: SessionStore) -> Router<DemoApp.Context> {
+        let router = Router(context: DemoApp.Context.self)
+        router.add(middleware: PGSessionMiddleware(store: store))
+        router.get("/flashes") { _, context -> String in
+            try context.sessions.withSession { $0.flashes() }.compactMap(\.stringValue).joined(separator: ",")
+        }
+        router.post("/refuse") { _, context -> Response in
+            try context.sessions.withSession { $0.addFlash("wrong password") }
+            throw HTTPError(.unauthorized)
+        }
+        router.post("/fail") { _, context -> Response in
+            try context.sessions.withSession { $0.addFlash("half done") }
+            throw HalfDone()
+        }
+        return router
+    }
+
+    @Test func anHTTPErrorKeepsTheSessionAndAnyOtherErrorDiscardsIt() async throws {
+        try await HTTPTestSupport.withDemoApp(router: Self.router(store:)) { _, _, client in
+            var jar = CookieJar()
+            // A 401 thrown after adding a flash: the session is saved, its cookie set on the 401.
+            let refused = try await client.execute(uri: "/refuse", method: .post)
+            #expect(refused.status == .unauthorized)
+            #expect(refused.headers[.setCookie]?.hasPrefix("sid=") == true)
+            jar.store(refused)
+            let next = try await client.execute(uri: "/flashes", method: .get, headers: jar.header)
+            #expect(String(buffer: next.body) == "wrong password")
+            jar.store(next)
+
+            // Any other error: a 500, no cookie, and nothing of what the handler did is stored.
+            let failed = try await client.execute(uri: "/fail", method: .post, headers: jar.header)
+            #expect(failed.status == .internalServerError)
+            #expect(failed.headers[.setCookie] == nil)
+            let after = try await client.execute(uri: "/flashes", method: .get, headers: jar.header)
+            #expect(after.status == .ok)
+            #expect(String(buffer: after.body) == "", "the flash was read once, and the failed request added none")
         }
     }
 }
