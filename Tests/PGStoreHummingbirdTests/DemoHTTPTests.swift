@@ -206,7 +206,7 @@ struct ThrowingHandlerTests {
 struct HTTPServerRestartTests {
     @Test func serviceUnavailableWhileTheDatabaseIsDownThenBackWithoutRestart() async throws {
         var poolConfiguration = ConnectionPool.Configuration()
-        poolConfiguration.connectionWaitTimeout = .seconds(2)
+        poolConfiguration.connectionWaitTimeout = .seconds(2) * TestEnvironment.timeScale  // how long a request waits while the database is down
         poolConfiguration.maximumReconnectDelay = .milliseconds(200)
         let recorder = RecordingLogHandler()
         let logger = Logger(label: "demo-test", factory: { _ in recorder })
