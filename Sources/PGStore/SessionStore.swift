@@ -19,7 +19,7 @@ import Synchronization
 /// only database failures throw (as `PGError`).
 ///
 /// The actor serializes codec work and bookkeeping; database round trips run concurrently
-/// (the actor is free while a query is in flight), pipelined by the ``ConnectionPool``. Each
+/// (the actor is free while a query is in flight), pipelined by the `ConnectionPool`. Each
 /// call enters the actor once: `get` after its SELECT has been answered, `save` and
 /// `regenerateID` before their statement is sent, `destroy` after its DELETE. The calls
 /// themselves are `nonisolated(nonsending)`: the cookie is parsed and the statement sent on the

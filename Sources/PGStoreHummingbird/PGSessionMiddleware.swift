@@ -4,7 +4,7 @@ import PGClient
 import Logging
 import HTTPTypes
 
-/// Loads the request's session from a ``SessionStore`` before the handler and writes it after.
+/// Loads the request's session from a `SessionStore` before the handler and writes it after.
 ///
 /// - Before: `store.get(request, name:)`; a bad or missing cookie gives a fresh session.
 /// - After: the session is saved only when it changed or its expiry must move; a fresh session no
