@@ -5,7 +5,8 @@ import PGClient
 import PGStore
 import PGStoreHummingbird
 
-/// The example app: a login form, logout, a per-session visit counter and a flash message.
+/// The example app: a login form, logout (here, or on every device), a per-session visit counter
+/// and a flash message.
 enum DemoApp {
     typealias Context = BasicPGSessionRequestContext
 
@@ -34,11 +35,20 @@ enum DemoApp {
                 session.values["user"] = .string(name)
                 session.addFlash(.string("Welcome, \(name)!"))
             }
-            context.sessions.regenerateID()  // a new session ID at login
+            context.sessions.regenerateID(userID: name)  // a new session ID at login, bound to the user
             return .redirect(to: "/", type: .normal)
         }
 
         router.post("/logout") { _, context -> Response in
+            context.sessions.destroy()
+            return .redirect(to: "/", type: .normal)
+        }
+
+        // Every session of this user goes, on every device (after a password change, say).
+        router.post("/logout-everywhere") { _, context -> Response in
+            if let user = context.sessions["user"]?.stringValue {
+                try await store.destroySessions(ofUser: user)
+            }
             context.sessions.destroy()
             return .redirect(to: "/", type: .normal)
         }
@@ -59,6 +69,7 @@ enum DemoApp {
         let notices = flashes.map { "<p class=\"flash\">\(escape($0))</p>" }.joined()
         let account = user.map {
             "<p>Logged in as <b>\(escape($0))</b>.</p><form method=\"post\" action=\"/logout\"><button>Log out</button></form>"
+                + "<form method=\"post\" action=\"/logout-everywhere\"><button>Log out everywhere</button></form>"
         } ?? """
             <form method="post" action="/login"><label>User name <input name="username"></label> <button>Log in</button></form>
             """

@@ -30,6 +30,9 @@ public actor SessionStore {
     private let ownsPool: Bool
     private let codec: SessionCodec
     let table: SessionTable
+    /// Whether the table has its `user_id` column (schema 2 on), which binding sessions to users
+    /// needs: a role that may not migrate a table of schema 1 starts without it.
+    private let bindsUsers: Bool
     private var configuration: Configuration
     /// ``touchThreshold``'s bits.
     private nonisolated let touchThresholdBits: Atomic<UInt64>
@@ -79,14 +82,18 @@ public actor SessionStore {
     private init(pool: ConnectionPool, ownsPool: Bool, keys: [SessionKey], configuration: Configuration, logger: Logger?)
         async throws
     {
+        // Keys and names are checked before the database is touched.
+        let codec = try SessionCodec(keys: keys)
+        let table = try SessionTable(schema: configuration.schema, table: configuration.tableName, unlogged: configuration.unlogged)
+        let version = try await table.prepare(on: pool)
         self.pool = pool
         self.ownsPool = ownsPool
-        self.codec = try SessionCodec(keys: keys)
-        self.table = try SessionTable(schema: configuration.schema, table: configuration.tableName, unlogged: configuration.unlogged)
+        self.codec = codec
+        self.table = table
+        self.bindsUsers = version >= 2
         self.configuration = configuration
         self.touchThresholdBits = Atomic(Self.touchThreshold(configuration).bitPattern)
         self.logger = logger ?? Logger(label: "swift-pgstore", factory: { _ in SwiftLogNoOpLogHandler() })
-        try await table.prepare(on: pool)
     }
 
     // MARK: Settings
@@ -307,13 +314,20 @@ public actor SessionStore {
     ///
     /// Save the session afterwards only if you change it again; the returned cookie is already
     /// the new one.
+    /// - Parameters:
+    ///   - session: the session; on return it has its new ID and counts as stored.
+    ///   - userID: the user who just logged in, to bind the session to, so that
+    ///     ``destroySessions(ofUser:except:)`` can log them out everywhere. `nil` (the default)
+    ///     keeps the binding the session had, if any. The table stores it in the clear, in
+    ///     `user_id`: pass an identifier, not a secret.
     /// - Returns: the `Set-Cookie` field carrying the new ID.
     /// - Throws: ``SessionStoreError/Code/sessionNotFound`` when the stored row is already gone,
-    ///   ``SessionStoreError/Code/dataTooLarge``, or `PGError`.
+    ///   ``SessionStoreError/Code/dataTooLarge``, ``SessionStoreError/Code/incompatibleTable``
+    ///   when a `userID` is given and the table predates user bindings, or `PGError`.
     @discardableResult
-    public nonisolated(nonsending) func regenerateID(_ session: inout Session) async throws -> HTTPField {
+    public nonisolated(nonsending) func regenerateID(_ session: inout Session, userID: String? = nil) async throws -> HTTPField {
         // The new ID, its sealed data and its cookie in one visit to the actor; the statement after.
-        let plan = try await planRegeneration(session)
+        let plan = try await planRegeneration(session, userID: userID)
         try await send(plan.write)
         session.id = plan.newID
         session.markStored()
@@ -326,17 +340,44 @@ public actor SessionStore {
         let cookie: HTTPField
     }
 
-    private func planRegeneration(_ session: Session) throws -> RegenerationPlan {
+    private func planRegeneration(_ session: Session, userID: String?) throws -> RegenerationPlan {
+        if userID != nil && !bindsUsers { throw Self.noUserColumn(table) }
         var renamed = session
         renamed.id = SessionCodec.newSessionID()
         let data = try seal(session.values, id: renamed.id)
         let lifetime = Double(rowMaxAge(session.options))
-        let write = if session.isNew {
-            Write(sql: table.insertSQL, parameters: [.text(renamed.id), .bytea(data), .float8(lifetime)], isInsert: true)
-        } else {
-            Write(sql: table.regenerateSQL, parameters: [.text(session.id), .text(renamed.id), .bytea(data), .float8(lifetime)], isInsert: false)
+        let newID = PGValue.text(renamed.id)
+        let write = switch (session.isNew, userID) {
+        case (true, let userID?):
+            Write(sql: table.insertBoundSQL, parameters: [newID, .bytea(data), .float8(lifetime), .text(userID)], isInsert: true)
+        case (true, nil):
+            Write(sql: table.insertSQL, parameters: [newID, .bytea(data), .float8(lifetime)], isInsert: true)
+        case (false, _) where bindsUsers:
+            Write(
+                sql: table.regenerateSQL,
+                parameters: [.text(session.id), newID, .bytea(data), .float8(lifetime), userID.map(PGValue.text) ?? .null], isInsert: false)
+        case (false, _):
+            Write(sql: table.regenerateUnboundSQL, parameters: [.text(session.id), newID, .bytea(data), .float8(lifetime)], isInsert: false)
         }
         return RegenerationPlan(newID: renamed.id, write: write, cookie: cookie(for: renamed))
+    }
+
+    /// Logs a user out everywhere (after a password change, say): deletes every session bound to
+    /// `userID` by ``regenerateID(_:userID:)``, except the one whose ID is `keptID`. Their
+    /// cookies then give fresh sessions; a request of theirs still running cannot save them back
+    /// (its save throws ``SessionStoreError/Code/sessionNotFound``).
+    ///
+    /// - Parameters:
+    ///   - userID: the user whose sessions go.
+    ///   - keptID: the ID of a session to keep, such as the current request's (``Session/id``), or
+    ///     `nil` to delete them all.
+    /// - Returns: the number of sessions deleted.
+    /// - Throws: ``SessionStoreError/Code/incompatibleTable`` when the table predates user
+    ///   bindings (schema 1, and this role may not migrate it), or `PGError`.
+    @discardableResult
+    public nonisolated(nonsending) func destroySessions(ofUser userID: String, except keptID: String? = nil) async throws -> Int {
+        if !bindsUsers { throw Self.noUserColumn(table) }
+        return try await pool.query(table.deleteUserSQL, [.text(userID), keptID.map(PGValue.text) ?? .null]).affectedRows
     }
 
     /// Deletes the session's row and returns an expiring cookie. The session becomes a fresh,
@@ -424,6 +465,13 @@ public actor SessionStore {
     private static func rowMaxAge(_ options: SessionOptions, storeMaxAge: Int) -> Int {
         if options.maxAge > 0 { return options.maxAge }
         return storeMaxAge > 0 ? storeMaxAge : 86_400 * 30
+    }
+
+    private static func noUserColumn(_ table: SessionTable) -> SessionStoreError {
+        SessionStoreError(.incompatibleTable, """
+            table \(table.displayName) has no user_id column (schema 1), which binding sessions to users needs; \
+            start the store once with a role that may alter the table to migrate it
+            """)
     }
 
     private static var gone: SessionStoreError {

@@ -5,19 +5,25 @@ import PGClient
 struct SessionTable: Sendable {
     /// Each migration moves the schema one version up; all are idempotent. The version is kept in
     /// the table's comment ("swift-pgstore schema N").
-    static let currentVersion = 2
+    static let currentVersion = 3
 
     let qualifiedName: String  // quoted, e.g. "public"."http_sessions"
     let displayName: String  // unquoted, for messages and to_regclass
     let indexName: String
+    let userIndexName: String
     let unlogged: Bool
 
     let selectSQL: String
     let insertSQL: String
+    let insertBoundSQL: String
     let updateSQL: String
     let touchSQL: String
     let deleteSQL: String
     let regenerateSQL: String
+    /// `regenerateSQL` for a table of schema 1, which has no `user_id` (a role that may not alter
+    /// such a table still starts, see ``prepare(on:)``).
+    let regenerateUnboundSQL: String
+    let deleteUserSQL: String
     let deleteExpiredSQL: String
 
     init(schema: String?, table: String, unlogged: Bool) throws {
@@ -30,22 +36,33 @@ struct SessionTable: Sendable {
         qualifiedName = schema.map { "\"\($0)\".\(quotedTable)" } ?? quotedTable
         displayName = schema.map { "\"\($0)\".\"\(table)\"" } ?? "\"\(table)\""
         indexName = "\"\(String(table.prefix(50)))_expires_on_idx\""
+        userIndexName = "\"\(String(table.prefix(50)))_user_id_idx\""
         self.unlogged = unlogged
         let t = qualifiedName
         // Every read excludes expired rows: a row past expires_on is gone, whether or not the
         // cleanup has deleted it yet. All times come from the database clock.
         selectSQL = "SELECT data, expires_on - now() < make_interval(secs => $2) FROM \(t) WHERE key = $1 AND expires_on > now()"
         insertSQL = "INSERT INTO \(t) (key, data, created_on, modified_on, expires_on) VALUES ($1, $2, now(), now(), now() + make_interval(secs => $3))"
+        // A new session bound to a user at login (regenerateID of a session never saved).
+        insertBoundSQL = "INSERT INTO \(t) (key, data, created_on, modified_on, expires_on, user_id) VALUES ($1, $2, now(), now(), now() + make_interval(secs => $3), $4)"
         // UPDATE only: a row that is gone stays gone (no resurrection under an old ID).
         updateSQL = "UPDATE \(t) SET data = $2, modified_on = now(), expires_on = now() + make_interval(secs => $3) WHERE key = $1 AND expires_on > now()"
         touchSQL = "UPDATE \(t) SET expires_on = now() + make_interval(secs => $2) WHERE key = $1 AND expires_on > now()"
         deleteSQL = "DELETE FROM \(t) WHERE key = $1"
         // One statement, so one transaction: the old row goes and the new one comes, or neither.
+        // The new row is bound to user $5, or, when $5 is NULL, to the user the old one was.
         regenerateSQL = """
+            WITH old AS (DELETE FROM \(t) WHERE key = $1 AND expires_on > now() RETURNING created_on, user_id) \
+            INSERT INTO \(t) (key, data, created_on, modified_on, expires_on, user_id) \
+            SELECT $2, $3, created_on, now(), now() + make_interval(secs => $4), coalesce($5::text, user_id) FROM old
+            """
+        regenerateUnboundSQL = """
             WITH old AS (DELETE FROM \(t) WHERE key = $1 AND expires_on > now() RETURNING created_on) \
             INSERT INTO \(t) (key, data, created_on, modified_on, expires_on) \
             SELECT $2, $3, created_on, now(), now() + make_interval(secs => $4) FROM old
             """
+        // "Log out everywhere": every row bound to user $1 but the one with key $2 (NULL: none kept).
+        deleteUserSQL = "DELETE FROM \(t) WHERE user_id = $1 AND key IS DISTINCT FROM $2::text"
         // Bounded batches; SKIP LOCKED so cleanup never waits on (or blocks) a request's row.
         deleteExpiredSQL = """
             DELETE FROM \(t) WHERE key IN \
@@ -64,13 +81,14 @@ struct SessionTable: Sendable {
         ("modified_on", "timestamp with time zone"), ("expires_on", "timestamp with time zone"),
     ]
 
-    /// Creates or migrates the table when needed.
+    /// Creates or migrates the table when needed, and returns its schema version.
     ///
     /// When the table is already at the current version nothing is written, so a role without the
     /// CREATE privilege can start. Creation runs in a transaction under an advisory lock, so several
-    /// processes starting at once do not trip over each other.
-    func prepare(on pool: ConnectionPool) async throws {
-        if let version = try await existingVersion(on: pool), version >= Self.currentVersion { return }
+    /// processes starting at once do not trip over each other. A role that may not migrate an older
+    /// table starts with it as it is; the version returned says what it has.
+    func prepare(on pool: ConnectionPool) async throws -> Int {
+        if let version = try await existingVersion(on: pool), version >= Self.currentVersion { return version }
         do {
             try await pool.withConnection { connection in
                 _ = try await connection.query("BEGIN")
@@ -89,6 +107,9 @@ struct SessionTable: Sendable {
                         "CREATE INDEX IF NOT EXISTS \(indexName) ON \(qualifiedName) (expires_on)")
                     // Version 2: a user binding, for "log out everywhere".
                     _ = try await connection.query("ALTER TABLE \(qualifiedName) ADD COLUMN IF NOT EXISTS user_id text")
+                    // Version 3: an index to find a user's sessions (only rows that have a user).
+                    _ = try await connection.query(
+                        "CREATE INDEX IF NOT EXISTS \(userIndexName) ON \(qualifiedName) (user_id) WHERE user_id IS NOT NULL")
                     _ = try await connection.query(
                         "COMMENT ON TABLE \(qualifiedName) IS 'swift-pgstore schema \(Self.currentVersion)'")
                     _ = try await connection.query("COMMIT")
@@ -99,8 +120,10 @@ struct SessionTable: Sendable {
             }
         } catch let error as PGError where error.sqlState == .insufficientPrivilege {
             // No right to create or alter: fine if the table is there in a usable shape.
-            guard try await existingVersion(on: pool) != nil else { throw error }
+            guard let version = try await existingVersion(on: pool) else { throw error }
+            return version
         }
+        return Self.currentVersion
     }
 
     /// The schema version of an existing table, `nil` when there is none.

@@ -8,7 +8,7 @@ import HTTPTypes
 ///
 /// - Before: `store.get(request, name:)`; a bad or missing cookie gives a fresh session.
 /// - After: the session is saved only when it changed or its expiry must move; a fresh session no
-///   one put a value in costs nothing. ``SessionHandle/regenerateID()`` and
+///   one put a value in costs nothing. ``SessionHandle/regenerateID(userID:)`` and
 ///   ``SessionHandle/destroy()`` run instead when the handler asked for them. The `Set-Cookie`
 ///   field goes on the response.
 /// - A handler that answers by throwing an `HTTPResponseError` (such as `HTTPError(.badRequest)`)
@@ -58,8 +58,8 @@ public struct PGSessionMiddleware<Context: PGSessionRequestContext>: RouterMiddl
             switch pending {
             case .destroy:
                 return try await store.destroy(&session)
-            case .regenerateID:
-                return try await store.regenerateID(&session)
+            case .regenerateID(let userID):
+                return try await store.regenerateID(&session, userID: userID)
             case .save:
                 return session.needsSave ? try await store.save(&session) : nil
             }

@@ -8,7 +8,7 @@ import Synchronization
 /// middleware puts the loaded session in, the handler reads and changes it, and after the handler
 /// the middleware saves it (only when it changed), renews its ID, or destroys it.
 public final class SessionHandle: Sendable {
-    enum Pending: Sendable { case save, regenerateID, destroy }
+    enum Pending: Sendable { case save, regenerateID(userID: String?), destroy }
 
     private struct State: Sendable {
         var session: Session?
@@ -45,7 +45,13 @@ public final class SessionHandle: Sendable {
 
     /// Login: after the handler the session gets a new ID (values kept, old row gone), so an ID
     /// planted before login is worthless (session fixation).
-    public func regenerateID() { state.withLock(announcingTo: self) { $0.pending = .regenerateID } }
+    ///
+    /// - Parameter userID: the user who logged in; the session is bound to them, so that
+    ///   `SessionStore.destroySessions(ofUser:except:)` logs them out everywhere. `nil` (the
+    ///   default) keeps the binding the session had, if any.
+    public func regenerateID(userID: String? = nil) {
+        state.withLock(announcingTo: self) { $0.pending = .regenerateID(userID: userID) }
+    }
 
     /// Logout: after the handler the session's row is deleted and the cookie expired.
     public func destroy() { state.withLock(announcingTo: self) { $0.pending = .destroy } }

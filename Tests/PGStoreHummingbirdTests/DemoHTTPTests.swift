@@ -142,6 +142,35 @@ struct DemoHTTPTests {
         }
     }
 
+    @Test func logoutEverywhereEndsEverySessionOfTheUserOnly() async throws {
+        try await HTTPTestSupport.withDemoApp { _, _, client in
+            /// A browser of its own, logged in as `user`.
+            func browser(loggedInAs user: String) async throws -> CookieJar {
+                var jar = CookieJar()
+                jar.store(try await client.execute(uri: "/", method: .get))
+                let (formHeaders, formBody) = HTTPTestSupport.form("username=\(user)")
+                var headers = jar.header
+                headers.append(contentsOf: formHeaders)
+                jar.store(try await client.execute(uri: "/login", method: .post, headers: headers, body: formBody))
+                return jar
+            }
+            func page(_ jar: CookieJar) async throws -> String {
+                String(buffer: try await client.execute(uri: "/", method: .get, headers: jar.header).body)
+            }
+            var laptop = try await browser(loggedInAs: "ada")
+            let phone = try await browser(loggedInAs: "ada")
+            let other = try await browser(loggedInAs: "bob")
+            #expect(try await page(phone).contains("Logged in as <b>ada</b>"))
+
+            let everywhere = try await client.execute(uri: "/logout-everywhere", method: .post, headers: laptop.header)
+            #expect(everywhere.headers[.setCookie]?.contains("Max-Age=0") == true)
+            laptop.store(everywhere)
+            #expect(laptop.cookies["sid"] == nil)
+            #expect(!(try await page(phone).contains("Logged in")), "the other device of the same user is logged out")
+            #expect(try await page(other).contains("Logged in as <b>bob</b>"), "another user's session stays")
+        }
+    }
+
     @Test func tamperedCookieGetsAFreshSessionNotAnError() async throws {
         try await HTTPTestSupport.withDemoApp { _, _, client in
             var jar = CookieJar()

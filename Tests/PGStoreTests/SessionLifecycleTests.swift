@@ -254,7 +254,7 @@ struct TableTests {
             try await group.waitForAll()
         }
         let comment = try await pool.query("SELECT obj_description(to_regclass($1), 'pg_class')", [.text(table)])
-        #expect(try comment.first?.decode(String.self, column: 0) == "swift-pgstore schema 2")
+        #expect(try comment.first?.decode(String.self, column: 0) == "swift-pgstore schema \(SessionTable.currentVersion)")
         let unique = try await pool.query(
             "SELECT count(*) FROM pg_index WHERE indrelid = to_regclass($1) AND indisunique", [.text(table)])
         #expect(try unique.first?.decode(Int.self, column: 0) == 1)
