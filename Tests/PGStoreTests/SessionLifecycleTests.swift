@@ -285,29 +285,23 @@ struct TableTests {
 
     @Test func startsWithoutCreatePrivilegeWhenTheTableExists() async throws {
         let table = StoreTestDatabase.uniqueTable()
-        let role = StoreTestDatabase.uniqueTable("reader")
         let admin = try ConnectionPool(url: try StoreTestDatabase.url)
         var configuration = SessionStore.Configuration()
         configuration.tableName = table
         let key = try SessionKey(hashKey: hashKeyA)
         _ = try await SessionStore(pool: admin, keys: [key], configuration: configuration)
-        _ = try await admin.query("CREATE ROLE \(role) LOGIN")
-        _ = try await admin.query("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
-        _ = try await admin.query("GRANT SELECT, INSERT, UPDATE, DELETE ON \"\(table)\" TO \(role)")
-        let url = try StoreTestDatabase.url.replacingOccurrences(of: "postgres@", with: "\(role)@")
-        let limited = try ConnectionPool(url: url)
-        let store = try await SessionStore(pool: limited, keys: [key], configuration: configuration)
-        var session = await store.new(name: "sid")
-        _ = try await store.save(&session)
-        // Without the table, the missing privilege is a clear database error.
-        configuration.tableName = StoreTestDatabase.uniqueTable()
-        let error = await #expect(throws: PGError.self) {
-            _ = try await SessionStore(pool: limited, keys: [key], configuration: configuration)
+        try await withRowsOnlyRole(on: table, admin: admin) { limited in
+            let store = try await SessionStore(pool: limited, keys: [key], configuration: configuration)
+            var session = await store.new(name: "sid")
+            _ = try await store.save(&session)
+            // Without the table, the missing privilege is a clear database error.
+            configuration.tableName = StoreTestDatabase.uniqueTable()
+            let error = await #expect(throws: PGError.self) {
+                _ = try await SessionStore(pool: limited, keys: [key], configuration: configuration)
+            }
+            #expect(error?.sqlState == .insufficientPrivilege)
         }
-        #expect(error?.sqlState == .insufficientPrivilege)
-        await limited.close()
         _ = try await admin.query("DROP TABLE \"\(table)\"")
-        _ = try await admin.query("DROP ROLE \(role)")
         await admin.close()
     }
 }

@@ -55,3 +55,26 @@ func cookieValue(from field: HTTPField) -> String {
 func rowCount(_ store: SessionStore, _ table: String) async throws -> Int {
     try await store.pool.query("SELECT count(*) FROM \"\(table)\"").first?.decode(Int.self, column: 0) ?? -1
 }
+
+/// Runs `body` with a pool that connects as a new role which may read and write the rows of
+/// `table` and nothing more: it may not create in schema `public` (revoked from PUBLIC) nor alter
+/// the table, which it does not own. The pool is closed and the role dropped afterwards.
+func withRowsOnlyRole<T>(
+    on table: String, admin: ConnectionPool, _ body: (_ limited: ConnectionPool) async throws -> T
+) async throws -> T {
+    let role = StoreTestDatabase.uniqueTable("reader")
+    _ = try await admin.query("CREATE ROLE \(role) LOGIN")
+    _ = try await admin.query("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
+    _ = try await admin.query("GRANT SELECT, INSERT, UPDATE, DELETE ON \"\(table)\" TO \(role)")
+    let limited = try ConnectionPool(url: try StoreTestDatabase.url.replacingOccurrences(of: "postgres@", with: "\(role)@"))
+    let result: Result<T, any Error>
+    do {
+        result = .success(try await body(limited))
+    } catch {
+        result = .failure(error)
+    }
+    await limited.close()
+    _ = try await admin.query("REVOKE ALL ON \"\(table)\" FROM \(role)")  // a role with privileges cannot be dropped
+    _ = try await admin.query("DROP ROLE \(role)")
+    return try result.get()
+}

@@ -1,4 +1,3 @@
-import Foundation
 import HTTPTypes
 import Testing
 import PGClient
@@ -110,36 +109,29 @@ struct UserBindingTests {
 
     @Test func aRoleThatMayNotMigrateATableOfSchemaOneStartsWithoutBindings() async throws {
         let table = StoreTestDatabase.uniqueTable()
-        let role = StoreTestDatabase.uniqueTable("reader")
         let admin = try ConnectionPool(url: try StoreTestDatabase.url)
         // Schema 1: no user_id, no comment; the role may read and write rows, not alter the table.
         _ = try await admin.query("""
             CREATE TABLE "\(table)" (key text PRIMARY KEY, data bytea NOT NULL, created_on timestamptz NOT NULL DEFAULT now(),
             modified_on timestamptz NOT NULL DEFAULT now(), expires_on timestamptz NOT NULL)
             """)
-        _ = try await admin.query("CREATE ROLE \(role) LOGIN")
-        _ = try await admin.query("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
-        _ = try await admin.query("GRANT SELECT, INSERT, UPDATE, DELETE ON \"\(table)\" TO \(role)")
-        let limited = try ConnectionPool(url: try StoreTestDatabase.url.replacingOccurrences(of: "postgres@", with: "\(role)@"))
         var configuration = SessionStore.Configuration()
         configuration.tableName = table
-        let store = try await SessionStore(pool: limited, keys: [try SessionKey(hashKey: hashKeyA)], configuration: configuration)
-
-        var session = await store.new(name: "sid")
-        session.values["user"] = "ada"
-        let oldCookie = cookieHeader(from: try await store.save(&session))
-        let newCookie = cookieHeader(from: try await store.regenerateID(&session))
-        #expect(try await store.get(cookieHeader: oldCookie, name: "sid").isNew, "renewing the ID works as before")
-        #expect(try await store.get(cookieHeader: newCookie, name: "sid").values["user"] == "ada")
-        let bindError = await #expect(throws: SessionStoreError.self) { try await store.regenerateID(&session, userID: "ada") }
-        #expect(bindError?.code == .incompatibleTable)
-        let destroyError = await #expect(throws: SessionStoreError.self) { try await store.destroySessions(ofUser: "ada") }
-        #expect(destroyError?.code == .incompatibleTable)
-        #expect(try await store.get(cookieHeader: newCookie, name: "sid").values["user"] == "ada", "a refused binding changes nothing")
-
-        await limited.close()
+        try await withRowsOnlyRole(on: table, admin: admin) { limited in
+            let store = try await SessionStore(pool: limited, keys: [try SessionKey(hashKey: hashKeyA)], configuration: configuration)
+            var session = await store.new(name: "sid")
+            session.values["user"] = "ada"
+            let oldCookie = cookieHeader(from: try await store.save(&session))
+            let newCookie = cookieHeader(from: try await store.regenerateID(&session))
+            #expect(try await store.get(cookieHeader: oldCookie, name: "sid").isNew, "renewing the ID works as before")
+            #expect(try await store.get(cookieHeader: newCookie, name: "sid").values["user"] == "ada")
+            let bindError = await #expect(throws: SessionStoreError.self) { try await store.regenerateID(&session, userID: "ada") }
+            #expect(bindError?.code == .incompatibleTable)
+            let destroyError = await #expect(throws: SessionStoreError.self) { try await store.destroySessions(ofUser: "ada") }
+            #expect(destroyError?.code == .incompatibleTable)
+            #expect(try await store.get(cookieHeader: newCookie, name: "sid").values["user"] == "ada", "a refused binding changes nothing")
+        }
         _ = try await admin.query("DROP TABLE \"\(table)\"")
-        _ = try await admin.query("DROP ROLE \(role)")
         await admin.close()
     }
 }
