@@ -44,10 +44,11 @@ enum DemoApp {
             return .redirect(to: "/", type: .normal)
         }
 
-        // Every session of this user goes, on every device (after a password change, say).
+        // Every session of this user goes, on every device (after a password change, say): the
+        // others here, this one by destroy() after the handler, which also expires its cookie.
         router.post("/logout-everywhere") { _, context -> Response in
-            if let user = context.sessions["user"]?.stringValue {
-                try await store.destroySessions(ofUser: user)
+            if let session = context.sessions.session, let user = session.values["user"]?.stringValue {
+                try await store.destroySessions(ofUser: user, except: session.id)
             }
             context.sessions.destroy()
             return .redirect(to: "/", type: .normal)
