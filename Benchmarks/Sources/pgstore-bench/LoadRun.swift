@@ -142,10 +142,19 @@ enum LoadRun {
 /// cookie to send needs no cryptographic quality.
 struct FastRandom: RandomNumberGenerator {
     private var state: UInt64
-    init(seed: UInt64) { state = seed &* 0x9E37_79B9_7F4A_7C15 }
+    /// The state is the seed scrambled, not the seed times the increment: SplitMix64's stream
+    /// from state `k·γ` is the stream from 0 shifted by `k` steps, so with seeds 1, 2, 3, ... (one
+    /// per task) every task picked the same cookies as its neighbour, one step later. Until
+    /// 2026-12-03, 17:45 UTC the load's 64 tasks walked one sequence that way: the same rows read
+    /// (and in getsave written) by several tasks within a few operations.
+    init(seed: UInt64) { state = Self.mix(seed &+ 0x9E37_79B9_7F4A_7C15) }
     mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
+        return Self.mix(state)
+    }
+
+    private static func mix(_ value: UInt64) -> UInt64 {
+        var z = value
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
