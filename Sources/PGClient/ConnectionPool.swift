@@ -166,7 +166,8 @@ public actor ConnectionPool {
 
     /// Runs `body` with a connection reserved for it alone, for statements that must share a
     /// session (`BEGIN` ... `COMMIT`, `SET`, advisory locks). The connection goes back to the pool
-    /// when `body` returns or throws.
+    /// when `body` returns or throws. When it throws (or its task is cancelled), a `ROLLBACK` is
+    /// sent first, so that a transaction it left open never reaches the next caller.
     ///
     /// - Parameter body: the work to run; it must not keep the connection.
     /// - Returns: what `body` returns.
@@ -181,6 +182,15 @@ public actor ConnectionPool {
             giveBack(connection)
             return result
         } catch {
+            // A cancelled body never got its own ROLLBACK out (a cancelled caller's statements are
+            // not sent), and a connection returned inside a transaction would run other callers'
+            // statements in it: uncommitted, holding its locks. So one goes out from a task that
+            // is not cancelled. Outside a transaction it is a no-op (the server warns, nothing
+            // more); on a dead connection it fails, and the pool replaces the connection.
+            await Task {
+                connection.addQuery()
+                _ = try? await self.run("ROLLBACK", EncodedParameters([]), on: connection)
+            }.value
             giveBack(connection)
             throw error
         }

@@ -406,6 +406,42 @@ struct ConnectionPoolTests {
         }
     }
 
+    /// A body that throws, or is cancelled, inside its transaction: the transaction is rolled
+    /// back before the connection serves anyone else, so nothing it wrote commits later and no
+    /// lock stays held.
+    @Test(arguments: [false, true])
+    func aTransactionLeftOpenByAThrowingBodyIsRolledBack(cancelled: Bool) async throws {
+        struct Abandoned: Error {}
+        let table = TestDatabase.uniqueName("tx")
+        try await withPool({ $0.maximumConnections = 1 }) { pool in
+            _ = try await pool.query("CREATE TABLE \(table) (id int8 PRIMARY KEY)")
+            _ = try await pool.query("INSERT INTO \(table) VALUES (1)")
+            let body = Task {
+                try await pool.withConnection { connection in
+                    _ = try await connection.query("BEGIN")
+                    _ = try await connection.query("INSERT INTO \(table) VALUES (2)")
+                    _ = try await connection.query("SELECT id FROM \(table) WHERE id = 1 FOR UPDATE")
+                    if cancelled {
+                        withUnsafeCurrentTask { $0?.cancel() }
+                        _ = try await connection.query("ROLLBACK")  // never sent: the task is cancelled
+                    }
+                    throw Abandoned()
+                }
+            }
+            await #expect(throws: (any Error).self) { try await body.value }
+            // The only connection, again: its statements commit, and row 1 is not locked.
+            _ = try await pool.query("INSERT INTO \(table) VALUES (3)")
+            let other = try ConnectionPool(url: try TestDatabase.url)
+            let ids = try await other.query("SELECT id FROM \(table) ORDER BY id").rows.map { try $0.decode(Int.self, column: 0) }
+            #expect(ids == [1, 3], "the abandoned insert is gone, the later one committed")
+            await #expect(throws: Never.self, "row 1 is not locked") {
+                _ = try await other.query("SELECT id FROM \(table) WHERE id = 1 FOR UPDATE NOWAIT")
+            }
+            await other.close()
+            _ = try await pool.query("DROP TABLE \(table)")
+        }
+    }
+
     @Test func unnamedStatementsForPgBouncer() async throws {
         try await withPool({ $0.usesNamedStatements = false; $0.maximumConnections = 1 }) { pool in
             for index in 0..<20 {
