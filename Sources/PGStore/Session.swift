@@ -48,12 +48,17 @@ public struct Session: Sendable {
     var storedValues: [String: SessionValue]?
     /// Whether the row's expiry is due to be pushed forward.
     var touchDue: Bool = false
+    /// The fingerprint of the data the row held when the session was loaded or last written:
+    /// a save whose row no longer has it merges (see ``ConcurrentSaveMerge``).
+    var storedFingerprint: DataFingerprint?
 
-    /// Records that the session's values are now what its row holds.
-    mutating func markStored() {
+    /// Records that the row now holds `values`, sealed into data with `fingerprint`.
+    mutating func markStored(_ values: [String: SessionValue], fingerprint: DataFingerprint?) {
         isNew = false
         freshReason = nil
+        self.values = values
         storedValues = values
+        storedFingerprint = fingerprint
         touchDue = false
     }
 
@@ -119,9 +124,9 @@ extension Session {
     /// a retain and a release of every field of the finished session in place (fifteen
     /// reference-count operations per get).
     init(id: String, name: String, values: [String: SessionValue], options: SessionOptions, isNew: Bool,
-         freshReason: FreshReason?, touchDue: Bool = false) {
+         freshReason: FreshReason?, touchDue: Bool = false, storedFingerprint: DataFingerprint? = nil) {
         self.init(
             id: id, name: name, values: values, options: options, isNew: isNew, freshReason: freshReason,
-            storedValues: isNew ? nil : values, touchDue: touchDue)
+            storedValues: isNew ? nil : values, touchDue: touchDue, storedFingerprint: storedFingerprint)
     }
 }

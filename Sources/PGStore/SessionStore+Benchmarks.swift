@@ -6,6 +6,13 @@ extension SessionStore {
         (table.selectSQL, table.updateSQL, table.insertSQL, table.qualifiedName)
     }
 
+    /// What the store's UPDATE passes as `$4` for a row holding `data`: the fingerprint it
+    /// compares with the row's, so that pgbench's UPDATE matches its rows as the store's does.
+    @_spi(Benchmarks)
+    public nonisolated static func fingerprintForBenchmarks(of data: [UInt8]) -> [UInt8] {
+        DataFingerprint(of: data).parameter
+    }
+
     /// The threshold (seconds left before expiry) the store passes as `$2` of the select.
     @_spi(Benchmarks)
     public var touchThresholdForBenchmarks: Double {

@@ -209,7 +209,10 @@ public actor SessionStore {
                 reason = .notFound
                 break
             }
-            guard let values = try row.withUnsafeBytes(column: 0, { codec.openValues($0, sessionID: id) }) else {
+            let opened = try row.withUnsafeBytes(column: 0) { data in
+                codec.openValues(data, sessionID: id).map { ($0, DataFingerprint(of: data)) }
+            }
+            guard let (values, fingerprint) = opened else {
                 logger.warning("stored session data does not verify; handing out a fresh session", metadata: ["table": "\(table.displayName)"])
                 reason = .corruptData
                 break
@@ -217,7 +220,7 @@ public actor SessionStore {
             let touchDue = try row.decode(Bool.self, column: 1)
             return Session(
                 id: id, name: name, values: values, options: configuration.sessionOptions, isNew: false, freshReason: nil,
-                touchDue: touchDue)
+                touchDue: touchDue, storedFingerprint: fingerprint)
         }
         return isLast ? fresh(name, reason) : nil
     }
@@ -256,6 +259,11 @@ public actor SessionStore {
     ///   due (see ``Configuration/touchFraction``); otherwise nothing is written.
     /// - A stored session whose row is gone (destroyed by a concurrent request, or expired) is
     ///   never brought back: the save throws ``SessionStoreError/Code/sessionNotFound``.
+    /// - A stored session whose row another request has changed since this one loaded it (two
+    ///   tabs, parallel requests) is merged, not overwritten: only this session's own changes
+    ///   (keys set, changed or removed since it was loaded) are applied to the row's newer values,
+    ///   so changes to different keys both survive; for a key both changed, this save wins. On
+    ///   return ``Session/values`` holds the merged values.
     /// - `options.maxAge < 0` deletes the row and returns an expiring cookie.
     ///
     /// - Parameter session: the session; on return it is no longer new and its changes count as stored.
@@ -267,8 +275,12 @@ public actor SessionStore {
         // The codec work (sealing the values and the cookie) in one visit to the actor; the write
         // runs after it, so the actor is not entered a second time when the write returns.
         let plan = try await planSave(session)
-        if let write = plan.write { try await send(write) }
-        session.markStored()
+        if let write = plan.write {
+            let written = try await perform(write, for: session)
+            session.markStored(written.values, fingerprint: written.fingerprint)
+        } else {
+            session.markStored(session.values, fingerprint: session.storedFingerprint)
+        }
         return plan.cookie
     }
 
@@ -280,40 +292,118 @@ public actor SessionStore {
 
     /// A statement that writes a session's row, planned on the actor and sent after it.
     private struct Write: Sendable {
+        enum Kind: Sendable {
+            /// A new session's row.
+            case insert
+            /// New values for a stored session's row, if it still holds what the session loaded.
+            case update
+            /// A later expiry, nothing else.
+            case touch
+            /// The session's values under a new ID, the old row gone (see ``regenerateID(_:userID:)``).
+            case regenerate(newID: String, userID: String?)
+        }
+
+        let kind: Kind
         let sql: String
         let parameters: [PGValue]
-        /// An INSERT of a new session; anything else must find its row.
-        let isInsert: Bool
+        /// Whether the write must find the stored row (all but an INSERT).
+        let findsRow: Bool
+        /// What the row holds once this is written: the values and their data's fingerprint.
+        let values: [String: SessionValue]
+        let fingerprint: DataFingerprint?
     }
 
-    /// Sends a planned write; one that finds no row throws ``SessionStoreError/Code/sessionNotFound``.
-    private nonisolated(nonsending) func send(_ write: Write) async throws {
+    /// Sends a planned write and returns what the row holds after it. An update or regeneration
+    /// that finds the row changed since the session loaded it (another request saved it in
+    /// between) applies the session's own changes to what the row holds now
+    /// (``ConcurrentSaveMerge``) and writes that, holding the row's lock from reading to writing,
+    /// so that the merge cannot be overtaken in turn.
+    /// - Throws: ``SessionStoreError/Code/sessionNotFound`` when the row is gone.
+    private nonisolated(nonsending) func perform(_ write: Write, for session: Session) async throws -> Write {
         let result = try await pool.query(write.sql, write.parameters)
-        guard write.isInsert || result.affectedRows == 1 else { throw Self.gone }
+        if !write.findsRow || result.affectedRows == 1 { return write }
+        if case .touch = write.kind { throw Self.gone }  // a touch finds any live row
+        // Gone, or changed since the session was loaded. Rare, so a transaction of its own;
+        // withConnection rolls it back when anything in it throws.
+        return try await pool.withConnection { connection in
+            _ = try await connection.query("BEGIN")
+            let rows = try await connection.query(self.table.lockSQL, [.text(session.id)])
+            guard rows.rowCount > 0 else { throw Self.gone }
+            let merged = try await self.merge(write, of: session, into: rows)
+            let result = try await connection.query(merged.sql, merged.parameters)
+            guard result.affectedRows == 1 else { throw Self.gone }  // never: the row is locked and live
+            _ = try await connection.query("COMMIT")
+            return merged
+        }
+    }
+
+    /// The write again, with the session's changes applied to what the row holds now (`rows`:
+    /// its data in the first column).
+    private func merge(_ write: Write, of session: Session, into rows: QueryResult) throws -> Write {
+        guard let row = rows.first else { throw Self.gone }
+        let (current, fingerprint) = try row.withUnsafeBytes(column: 0) { data in
+            (codec.openValues(data, sessionID: session.id), DataFingerprint(of: data))
+        }
+        // Data that no longer opens (sealed with a key since removed) is replaced by this session's.
+        let merged = current.map {
+            ConcurrentSaveMerge.merged(current: $0, loaded: session.storedValues, changed: session.values)
+        } ?? session.values
+        logger.debug("merged a save with a concurrent write to the same session", metadata: ["table": "\(table.displayName)"])
+        return try plannedWrite(write.kind, of: session, values: merged, over: fingerprint)
     }
 
     private func planSave(_ session: Session) throws -> SavePlan {
-        let lifetime = Double(rowMaxAge(session.options))
-        let write: Write?
-        if session.isNew {
-            let data = try seal(session.values, id: session.id)
-            write = .init(sql: table.insertSQL, parameters: [.text(session.id), .bytea(data), .float8(lifetime)], isInsert: true)
-        } else if session.storedValues != session.values {
-            let data = try seal(session.values, id: session.id)
-            write = .init(sql: table.updateSQL, parameters: [.text(session.id), .bytea(data), .float8(lifetime)], isInsert: false)
-        } else if session.touchDue {
-            write = .init(sql: table.touchSQL, parameters: [.text(session.id), .float8(lifetime)], isInsert: false)
-        } else {
-            write = nil
-        }
+        let kind: Write.Kind? =
+            if session.isNew { .insert }
+            else if session.storedValues != session.values { .update }
+            else if session.touchDue { .touch }
+            else { nil }
+        let write = try kind.map { try plannedWrite($0, of: session, values: session.values, over: session.storedFingerprint) }
         return SavePlan(write: write, cookie: cookie(for: session))
+    }
+
+    /// The statement that writes `values` as `kind` says, for a row whose data has `fingerprint`.
+    private func plannedWrite(_ kind: Write.Kind, of session: Session, values: [String: SessionValue], over fingerprint: DataFingerprint?)
+        throws -> Write
+    {
+        let lifetime = PGValue.float8(Double(rowMaxAge(session.options)))
+        let basis = fingerprint.map { PGValue.bytea($0.parameter) } ?? .null
+        switch kind {
+        case .insert:
+            let data = try seal(values, id: session.id)
+            return Write(
+                kind: kind, sql: table.insertSQL, parameters: [.text(session.id), .bytea(data), lifetime], findsRow: false,
+                values: values, fingerprint: DataFingerprint(of: data))
+        case .update:
+            let data = try seal(values, id: session.id)
+            return Write(
+                kind: kind, sql: table.updateSQL, parameters: [.text(session.id), .bytea(data), lifetime, basis], findsRow: true,
+                values: values, fingerprint: DataFingerprint(of: data))
+        case .touch:
+            return Write(
+                kind: kind, sql: table.touchSQL, parameters: [.text(session.id), lifetime], findsRow: true,
+                values: values, fingerprint: fingerprint)
+        case .regenerate(let newID, let userID):
+            let data = try seal(values, id: newID)
+            let (sql, parameters): (String, [PGValue]) = switch (session.isNew, userID) {
+            case (true, let userID?): (table.insertBoundSQL, [.text(newID), .bytea(data), lifetime, .text(userID)])
+            case (true, nil): (table.insertSQL, [.text(newID), .bytea(data), lifetime])
+            case (false, _) where bindsUsers:
+                (table.regenerateSQL, [.text(session.id), .text(newID), .bytea(data), lifetime, userID.map(PGValue.text) ?? .null, basis])
+            case (false, _): (table.regenerateUnboundSQL, [.text(session.id), .text(newID), .bytea(data), lifetime, basis])
+            }
+            return Write(
+                kind: kind, sql: sql, parameters: parameters, findsRow: !session.isNew, values: values,
+                fingerprint: DataFingerprint(of: data))
+        }
     }
 
     /// Gives the session a new ID (call it at login, against session fixation): values kept, the
     /// old row deleted and the new one written in one statement, so the old cookie finds nothing.
     ///
     /// Save the session afterwards only if you change it again; the returned cookie is already
-    /// the new one.
+    /// the new one. Like ``save(_:)``, it merges this session's changes with a concurrent
+    /// request's write to the old row instead of undoing it.
     /// - Parameters:
     ///   - session: the session; on return it has its new ID and counts as stored.
     ///   - userID: the user who just logged in, to bind the session to, so that
@@ -328,9 +418,9 @@ public actor SessionStore {
     public nonisolated(nonsending) func regenerateID(_ session: inout Session, userID: String? = nil) async throws -> HTTPField {
         // The new ID, its sealed data and its cookie in one visit to the actor; the statement after.
         let plan = try await planRegeneration(session, userID: userID)
-        try await send(plan.write)
+        let written = try await perform(plan.write, for: session)
         session.id = plan.newID
-        session.markStored()
+        session.markStored(written.values, fingerprint: written.fingerprint)
         return plan.cookie
     }
 
@@ -344,21 +434,8 @@ public actor SessionStore {
         if userID != nil && !bindsUsers { throw Self.noUserColumn(table) }
         var renamed = session
         renamed.id = SessionCodec.newSessionID()
-        let data = try seal(session.values, id: renamed.id)
-        let lifetime = Double(rowMaxAge(session.options))
-        let newID = PGValue.text(renamed.id)
-        let write = switch (session.isNew, userID) {
-        case (true, let userID?):
-            Write(sql: table.insertBoundSQL, parameters: [newID, .bytea(data), .float8(lifetime), .text(userID)], isInsert: true)
-        case (true, nil):
-            Write(sql: table.insertSQL, parameters: [newID, .bytea(data), .float8(lifetime)], isInsert: true)
-        case (false, _) where bindsUsers:
-            Write(
-                sql: table.regenerateSQL,
-                parameters: [.text(session.id), newID, .bytea(data), .float8(lifetime), userID.map(PGValue.text) ?? .null], isInsert: false)
-        case (false, _):
-            Write(sql: table.regenerateUnboundSQL, parameters: [.text(session.id), newID, .bytea(data), .float8(lifetime)], isInsert: false)
-        }
+        let write = try plannedWrite(
+            .regenerate(newID: renamed.id, userID: userID), of: session, values: session.values, over: session.storedFingerprint)
         return RegenerationPlan(newID: renamed.id, write: write, cookie: cookie(for: renamed))
     }
 

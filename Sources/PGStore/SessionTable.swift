@@ -17,6 +17,8 @@ struct SessionTable: Sendable {
     let insertSQL: String
     let insertBoundSQL: String
     let updateSQL: String
+    /// The row's data, locked until the transaction ends: a save merging with a concurrent write.
+    let lockSQL: String
     let touchSQL: String
     let deleteSQL: String
     let regenerateSQL: String
@@ -45,19 +47,30 @@ struct SessionTable: Sendable {
         insertSQL = "INSERT INTO \(t) (key, data, created_on, modified_on, expires_on) VALUES ($1, $2, now(), now(), now() + make_interval(secs => $3))"
         // A new session bound to a user at login (regenerateID of a session never saved).
         insertBoundSQL = "INSERT INTO \(t) (key, data, created_on, modified_on, expires_on, user_id) VALUES ($1, $2, now(), now(), now() + make_interval(secs => $3), $4)"
-        // UPDATE only: a row that is gone stays gone (no resurrection under an old ID).
-        updateSQL = "UPDATE \(t) SET data = $2, modified_on = now(), expires_on = now() + make_interval(secs => $3) WHERE key = $1 AND expires_on > now()"
+        // The data's fingerprint as the row holds it, compared with the one a save was based on.
+        let fingerprint = "substr(data, octet_length(data) - \(DataFingerprint.length - 1))"
+        // UPDATE only: a row that is gone stays gone (no resurrection under an old ID). Only a
+        // row still holding the data the session was loaded with ($4, its fingerprint) is
+        // written; otherwise the store merges (see ConcurrentSaveMerge) and tries again.
+        updateSQL = """
+            UPDATE \(t) SET data = $2, modified_on = now(), expires_on = now() + make_interval(secs => $3) \
+            WHERE key = $1 AND expires_on > now() AND \(fingerprint) = $4
+            """
+        lockSQL = "SELECT data FROM \(t) WHERE key = $1 AND expires_on > now() FOR UPDATE"
         touchSQL = "UPDATE \(t) SET expires_on = now() + make_interval(secs => $2) WHERE key = $1 AND expires_on > now()"
         deleteSQL = "DELETE FROM \(t) WHERE key = $1"
         // One statement, so one transaction: the old row goes and the new one comes, or neither.
-        // The new row is bound to user $5, or, when $5 is NULL, to the user the old one was.
+        // The new row is bound to user $5, or, when $5 is NULL, to the user the old one was. As
+        // for an update, the old row must still hold the data the session was loaded with ($6).
         regenerateSQL = """
-            WITH old AS (DELETE FROM \(t) WHERE key = $1 AND expires_on > now() RETURNING created_on, user_id) \
+            WITH old AS (DELETE FROM \(t) WHERE key = $1 AND expires_on > now() AND \(fingerprint) = $6 \
+            RETURNING created_on, user_id) \
             INSERT INTO \(t) (key, data, created_on, modified_on, expires_on, user_id) \
             SELECT $2, $3, created_on, now(), now() + make_interval(secs => $4), coalesce($5::text, user_id) FROM old
             """
         regenerateUnboundSQL = """
-            WITH old AS (DELETE FROM \(t) WHERE key = $1 AND expires_on > now() RETURNING created_on) \
+            WITH old AS (DELETE FROM \(t) WHERE key = $1 AND expires_on > now() AND \(fingerprint) = $5 \
+            RETURNING created_on) \
             INSERT INTO \(t) (key, data, created_on, modified_on, expires_on) \
             SELECT $2, $3, created_on, now(), now() + make_interval(secs => $4) FROM old
             """
@@ -90,33 +103,29 @@ struct SessionTable: Sendable {
     func prepare(on pool: ConnectionPool) async throws -> Int {
         if let version = try await existingVersion(on: pool), version >= Self.currentVersion { return version }
         do {
+            // withConnection rolls back when the body throws.
             try await pool.withConnection { connection in
                 _ = try await connection.query("BEGIN")
-                do {
-                    _ = try await connection.query(
-                        "SELECT pg_advisory_xact_lock(hashtext($1))", [.text("swift-pgstore " + displayName)])
-                    _ = try await connection.query("""
-                        CREATE \(unlogged ? "UNLOGGED " : "")TABLE IF NOT EXISTS \(qualifiedName) (
-                            key text PRIMARY KEY,
-                            data bytea NOT NULL,
-                            created_on timestamptz NOT NULL DEFAULT now(),
-                            modified_on timestamptz NOT NULL DEFAULT now(),
-                            expires_on timestamptz NOT NULL)
-                        """)
-                    _ = try await connection.query(
-                        "CREATE INDEX IF NOT EXISTS \(indexName) ON \(qualifiedName) (expires_on)")
-                    // Version 2: a user binding, for "log out everywhere".
-                    _ = try await connection.query("ALTER TABLE \(qualifiedName) ADD COLUMN IF NOT EXISTS user_id text")
-                    // Version 3: an index to find a user's sessions (only rows that have a user).
-                    _ = try await connection.query(
-                        "CREATE INDEX IF NOT EXISTS \(userIndexName) ON \(qualifiedName) (user_id) WHERE user_id IS NOT NULL")
-                    _ = try await connection.query(
-                        "COMMENT ON TABLE \(qualifiedName) IS 'swift-pgstore schema \(Self.currentVersion)'")
-                    _ = try await connection.query("COMMIT")
-                } catch {
-                    _ = try? await connection.query("ROLLBACK")
-                    throw error
-                }
+                _ = try await connection.query(
+                    "SELECT pg_advisory_xact_lock(hashtext($1))", [.text("swift-pgstore " + displayName)])
+                _ = try await connection.query("""
+                    CREATE \(unlogged ? "UNLOGGED " : "")TABLE IF NOT EXISTS \(qualifiedName) (
+                        key text PRIMARY KEY,
+                        data bytea NOT NULL,
+                        created_on timestamptz NOT NULL DEFAULT now(),
+                        modified_on timestamptz NOT NULL DEFAULT now(),
+                        expires_on timestamptz NOT NULL)
+                    """)
+                _ = try await connection.query(
+                    "CREATE INDEX IF NOT EXISTS \(indexName) ON \(qualifiedName) (expires_on)")
+                // Version 2: a user binding, for "log out everywhere".
+                _ = try await connection.query("ALTER TABLE \(qualifiedName) ADD COLUMN IF NOT EXISTS user_id text")
+                // Version 3: an index to find a user's sessions (only rows that have a user).
+                _ = try await connection.query(
+                    "CREATE INDEX IF NOT EXISTS \(userIndexName) ON \(qualifiedName) (user_id) WHERE user_id IS NOT NULL")
+                _ = try await connection.query(
+                    "COMMENT ON TABLE \(qualifiedName) IS 'swift-pgstore schema \(Self.currentVersion)'")
+                _ = try await connection.query("COMMIT")
             }
         } catch let error as PGError where error.sqlState == .insufficientPrivilege {
             // No right to create or alter: fine if the table is there in a usable shape.

@@ -16,6 +16,8 @@ import HTTPTypes
 ///   `Set-Cookie` field goes on the error's response (a flash added before a 401 reaches the next
 ///   page). Any other error leaves the session as it was loaded: a request that failed half-way
 ///   stores nothing of what it did.
+/// - Requests of one browser that run at once each keep their changes: a save merges with the
+///   others' (see `SessionStore.save(_:)`).
 /// - When the database cannot be reached the request fails with 503 Service Unavailable and one
 ///   clear log line; it works again as soon as the database is back.
 public struct PGSessionMiddleware<Context: PGSessionRequestContext>: RouterMiddleware {

@@ -54,7 +54,8 @@ struct Fixture {
             pgbench = try PGBench(
                 url: options.url, name: table, statements: statements,
                 touch: await store.touchThresholdForBenchmarks, lifetime: Double(await store.maxAge),
-                dataHex: sampleData.map { String(format: "%02x", $0) }.joined(), keyCount: options.sessions,
+                dataHex: hex(sampleData), fingerprintHex: hex(SessionStore.fingerprintForBenchmarks(of: sampleData)),
+                keyCount: options.sessions,
                 serverCPU: serverCPU)
         }
         if filler > 0 {
@@ -154,4 +155,9 @@ struct Fixture {
 
 func makeKey(_ byte: UInt8, encrypted: Bool) throws -> SessionKey {
     try SessionKey(hashKey: [UInt8](repeating: byte, count: 32), encryptionKey: encrypted ? [UInt8](repeating: byte &+ 1, count: 32) : nil)
+}
+
+/// Bytes in hex, as a pgbench variable holding a bytea takes them after its `\x`.
+private func hex(_ bytes: [UInt8]) -> String {
+    bytes.map { String(format: "%02x", $0) }.joined()
 }

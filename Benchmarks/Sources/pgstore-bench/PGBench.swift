@@ -9,6 +9,9 @@ struct PGBench {
     let touch: Double
     let lifetime: Double
     let dataHex: String
+    /// The fingerprint of `dataHex`'s data, which the UPDATE compares with the row's (every
+    /// pgbench row holds that data, so every UPDATE writes, as the store's do).
+    let fingerprintHex: String
     let keyCount: Int
     let serverCPU: ServerCPU?
     let directory: URL
@@ -16,7 +19,7 @@ struct PGBench {
     /// Writes the scripts into a temporary directory of their own; `name` tells apart the
     /// directories of several tables in one process.
     init(url: String, name: String, statements: (select: String, update: String, insert: String, table: String),
-         touch: Double, lifetime: Double, dataHex: String, keyCount: Int, serverCPU: ServerCPU?) throws {
+         touch: Double, lifetime: Double, dataHex: String, fingerprintHex: String, keyCount: Int, serverCPU: ServerCPU?) throws {
         self.url = url
         self.serverCPU = serverCPU
         self.select = statements.select
@@ -25,6 +28,7 @@ struct PGBench {
         self.touch = touch
         self.lifetime = lifetime
         self.dataHex = dataHex
+        self.fingerprintHex = fingerprintHex
         self.keyCount = keyCount
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("pgstore-bench-\(getpid())-\(name)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -35,7 +39,7 @@ struct PGBench {
         try write("getsave.sql", """
             \\set key random(1, \(keyCount))
             \(bind(select, ["key", "touch"]));
-            \(bind(update, ["key", "data", "life"]));
+            \(bind(update, ["key", "data", "life", "fingerprint"]));
             """)
         try write("new.sql", """
             \\set key random(1000000000, 9000000000000000)
@@ -99,7 +103,8 @@ struct PGBench {
     private func runPGBench(mode: Options.Mode, clients: Int, duration: Double) -> Double {
         var arguments = ["-n", "-M", "prepared", "-c", "\(clients)", "-j", "\(min(clients, 2))",
                          "-T", "\(Self.seconds(duration))",
-                         "-D", "touch=\(touch)", "-D", "life=\(lifetime)", "-D", "data=\\x\(dataHex)"]
+                         "-D", "touch=\(touch)", "-D", "life=\(lifetime)", "-D", "data=\\x\(dataHex)",
+                         "-D", "fingerprint=\\x\(fingerprintHex)"]
         for script in scripts(for: mode) { arguments += ["-f", script] }
         arguments.append(url)
         guard let text = runCapturingOutput(["pgbench"] + arguments) else { return 0 }
