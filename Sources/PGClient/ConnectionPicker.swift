@@ -1,6 +1,7 @@
 /// What the pool knows about one connection when it picks where a query goes.
 protocol PipelineLoad {
-    /// Queries sent (or about to be) and not yet answered.
+    /// Queries sent (or about to be) and not yet answered, a write counting as
+    /// ``ConnectionPool/Configuration/writeCost`` once sent.
     var queriesInFlight: Int { get }
     /// When the connection last answered a query, or became busy after being idle
     /// (``EventLoop/monotonicNanos()``).
@@ -14,6 +15,8 @@ protocol PipelineLoad {
 /// `send`, one server wake-up and one `recv` carry many queries, where spreading every query over
 /// the least-loaded connection gives batches of one or two under moderate load. On the 2-core
 /// benchmark machine packing is worth about a quarter more throughput (Benchmarks/JOURNAL.md).
+/// Writes weigh more (``ConnectionPool/Configuration/writeCost``), so that they spread over
+/// several server processes sooner: each process runs its statements on one core.
 ///
 /// A connection that has queries in flight but has answered none for `stallNanos` gets no more
 /// while another connection answers: a slow statement at the head of its pipeline would hold up

@@ -23,6 +23,17 @@ extension ConnectionPool {
         /// of 32 brought p99 from 2.6-8.7 ms down to 1.1-1.6 ms and the median ratio to pgbench
         /// from 1.24x to 1.45x (Benchmarks/JOURNAL.md).
         public var preferredPipelineDepth: Int = 64
+        /// How many queries one statement that is not `readOnly` counts as, once sent, when the
+        /// pool packs pipelines (``preferredPipelineDepth``) and bounds them
+        /// (``maximumPipelineDepth``). Default 8.
+        ///
+        /// A server process runs its connection's statements one after another, on one core. A
+        /// primary-key read costs it about 10 µs, an UPDATE of a session row with its indexes
+        /// about ten times that (Benchmarks/JOURNAL.md): 64 writes packed onto one connection
+        /// would keep one server process busy while the others idle, capping the writes at what
+        /// one core does. Counted as 8 each, about 8 writes share a connection and the next go to
+        /// the next connection. 1 counts writes like reads.
+        public var writeCost: Int = 8
         /// How long a caller waits for a connection before failing with
         /// ``PGError/Code/connectionWaitTimeout``. Default 10 seconds.
         public var connectionWaitTimeout: Duration = .seconds(10)

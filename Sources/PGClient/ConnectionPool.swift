@@ -457,7 +457,7 @@ public actor ConnectionPool {
         let connection = LibPQConnection(
             id: id, loop: loop, conninfo: conninfo, redactor: redactor,
             statementMode: configuration.usesNamedStatements ? .named : .unnamed,
-            connectTimeout: configuration.connectTimeout,
+            connectTimeout: configuration.connectTimeout, writeCost: configuration.writeCost,
             callbacks: .init(
                 ready: { [weak self] connection in
                     Task { await self?.connectionBecameReady(connection) }

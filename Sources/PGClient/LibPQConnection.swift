@@ -38,9 +38,13 @@ final class LibPQConnection: EventLoopHandler, @unchecked Sendable {
 
     let id: Int
     let loop: EventLoop
-    /// Queries handed to this connection and not yet answered. Written by the pool (lease) and the
-    /// loop (completion); read by the pool to spread load.
+    /// Queries handed to this connection and not yet answered, a write counting as the pool's
+    /// `writeCost` once submitted. Written by the pool (lease) and the loop (submission,
+    /// completion); read by the pool to spread load.
     let inFlight = Atomic<Int>(0)
+    /// What a statement that is not read-only adds to `inFlight` beyond 1 (see
+    /// ``ConnectionPool/Configuration/writeCost``).
+    private let extraWriteCost: Int
     /// When this connection last answered a query, or went from idle to busy (the pool's picker
     /// uses it to tell a stalled pipeline from a busy one).
     let lastProgress = Atomic<UInt64>(0)
@@ -91,9 +95,10 @@ final class LibPQConnection: EventLoopHandler, @unchecked Sendable {
 
     init(
         id: Int, loop: EventLoop, conninfo: String, redactor: SecretRedactor, statementMode: StatementMode,
-        connectTimeout: Duration, callbacks: Callbacks
+        connectTimeout: Duration, writeCost: Int, callbacks: Callbacks
     ) {
         self.id = id
+        self.extraWriteCost = max(1, writeCost) - 1
         self.loop = loop
         self.conninfo = conninfo
         self.redactor = redactor
@@ -198,6 +203,12 @@ final class LibPQConnection: EventLoopHandler, @unchecked Sendable {
     /// this tick's read-only queries. Its result arrives through `handleEvent`.
     func submit(_ query: PendingQuery) {
         query.submitted = true
+        // A write weighs more in the pool's packing from now until it finishes (the lease
+        // counted it as 1, before the pool knew what it was; read-only queries stay at 1).
+        if !query.readOnly && query.extraCost == 0 && extraWriteCost > 0 {
+            query.extraCost = extraWriteCost
+            inFlight.add(extraWriteCost, ordering: .relaxed)
+        }
         if query.cancelRequested {
             finished(query, failing: CancellationError())
             return
@@ -467,7 +478,7 @@ final class LibPQConnection: EventLoopHandler, @unchecked Sendable {
         lastProgress.store(EventLoop.monotonicNanos(), ordering: .relaxed)
         // Sequentially consistent, like the pool's count of waiters: a completion and a caller
         // starting to wait each see the other (see ConnectionPool.lease).
-        inFlight.subtract(1, ordering: .sequentiallyConsistent)
+        inFlight.subtract(1 + query.extraCost, ordering: .sequentiallyConsistent)
         if let error { query.fail(error) } else { query.complete() }
         callbacks.completed(self)
     }

@@ -24,6 +24,10 @@ final class PendingQuery: @unchecked Sendable {
 
     var cancelRequested = false
     var submitted = false
+    /// What this query counts in its connection's `inFlight` beyond 1: set when it is submitted
+    /// (a write's extra cost, see ``ConnectionPool/Configuration/writeCost``), taken off again
+    /// when it finishes.
+    var extraCost = 0
     var phase: Phase = .query
     var sawResultInPhase = false
     var result: QueryResult?

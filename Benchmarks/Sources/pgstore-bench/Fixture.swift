@@ -29,6 +29,7 @@ struct Fixture {
         poolConfiguration.maximumWaiters = 1_000_000
         poolConfiguration.connectionWaitTimeout = .seconds(60)
         if let pack = options.pack { poolConfiguration.preferredPipelineDepth = pack }
+        if let writeCost = options.writeCost { poolConfiguration.writeCost = writeCost }
         var configuration = SessionStore.Configuration()
         configuration.tableName = table
         _ = try await admin.query("DROP TABLE IF EXISTS \"\(table)\"")

@@ -21,6 +21,7 @@ struct Options {
     var table = "bench_sessions"
     var filler = 0
     var pack: Int?  // the pool's preferredPipelineDepth; nil: its default
+    var writeCost: Int?  // the pool's writeCost; nil: its default
     var codecLoop: Int?
     var rounds = 1
     var sizeRounds = 0
@@ -30,9 +31,10 @@ struct Options {
         usage: pgstore-bench [--url URL] [--mode get,getsave,new,mixed,raw,noactor] [--tasks 1,8,64,512] [--pool 8]
                              [--duration 10] [--sessions 100000] [--value-size 200] [--signed-only]
                              [--no-pgbench] [--pgbench-clients 8,32] [--table NAME] [--filler N]
-                             [--pack N] [--codec-loop N] [--rounds N] [--size-rounds N] [--on-pool-thread]
+                             [--pack N] [--write-cost N] [--codec-loop N] [--rounds N] [--size-rounds N] [--on-pool-thread]
         --filler N adds N more rows of the same size (random keys) to test how reads scale with table size.
         --pack N sets the pool's preferredPipelineDepth (1 spreads every query over the least-loaded connection).
+        --write-cost N sets the pool's writeCost (how many reads a write counts as in that packing; 1: the same).
         --rounds N pairs each measured run with a pgbench run just before it, N times, and reports the
           round with the median ratio (the load on a shared machine drifts).
         --size-rounds N reads a table of --sessions sessions and one with --filler more rows in N
@@ -77,6 +79,7 @@ struct Options {
             case "--table": options.table = try next(argument)
             case "--filler": options.filler = try ints(argument)[0]
             case "--pack": options.pack = try ints(argument)[0]
+            case "--write-cost": options.writeCost = try ints(argument)[0]
             case "--codec-loop": options.codecLoop = try ints(argument)[0]
             case "--rounds": options.rounds = max(1, try ints(argument)[0])
             case "--size-rounds": options.sizeRounds = max(1, try ints(argument)[0])
