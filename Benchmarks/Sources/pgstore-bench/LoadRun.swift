@@ -145,7 +145,7 @@ struct FastRandom: RandomNumberGenerator {
     /// The state is the seed scrambled, not the seed times the increment: SplitMix64's stream
     /// from state `k·γ` is the stream from 0 shifted by `k` steps, so with seeds 1, 2, 3, ... (one
     /// per task) every task picked the same cookies as its neighbour, one step later. Until
-    /// 2026-12-03, 17:45 UTC the load's 64 tasks walked one sequence that way: the same rows read
+    /// 2026-12-03, 16:34 UTC the load's 64 tasks walked one sequence that way: the same rows read
     /// (and in getsave written) by several tasks within a few operations.
     init(seed: UInt64) { state = Self.mix(seed &+ 0x9E37_79B9_7F4A_7C15) }
     mutating func next() -> UInt64 {
