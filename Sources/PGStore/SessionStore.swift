@@ -328,7 +328,6 @@ public actor SessionStore {
         return try await pool.withConnection { connection in
             _ = try await connection.query("BEGIN")
             let rows = try await connection.query(self.table.lockSQL, [.text(session.id)])
-            guard rows.rowCount > 0 else { throw Self.gone }
             let merged = try await self.merge(write, of: session, into: rows)
             let result = try await connection.query(merged.sql, merged.parameters)
             guard result.affectedRows == 1 else { throw Self.gone }  // never: the row is locked and live
