@@ -338,6 +338,23 @@ struct SessionCodec: Sendable {
         SymmetricKey(size: .bits256).withUnsafeBytes { Array($0) }
     }
 
-    /// A new session ID as the store keys rows by it: 32 random bytes, base64url.
-    static func newSessionID() -> String { Base64URL.encode(randomID()) }
+    /// A new session ID as the store keys rows by it: 32 bytes, base64url. With `hour` (hours
+    /// since 1970, UTC), the first 3 bytes are that hour, big-endian, and the other 29 random
+    /// (232 bits); without, all 32 are random.
+    ///
+    /// Why the hour: the table's index orders rows by ID. Fully random IDs scatter the sessions
+    /// in use (mostly made recently) over every leaf of the index, so a table of a million rows
+    /// reads slower than one of ten thousand (the pages the reads touch stop fitting the CPU's
+    /// caches). IDs made in the same hour share their first four characters, so recent sessions'
+    /// entries sit together and new rows go into the same few leaves, whatever the table's size.
+    static func newSessionID(hour: Int64?) -> String {
+        var id = randomID()
+        if let hour {
+            let prefix = UInt32(truncatingIfNeeded: hour) & 0xFF_FFFF
+            id[0] = UInt8(truncatingIfNeeded: prefix >> 16)
+            id[1] = UInt8(truncatingIfNeeded: prefix >> 8)
+            id[2] = UInt8(truncatingIfNeeded: prefix)
+        }
+        return Base64URL.encode(id)
+    }
 }

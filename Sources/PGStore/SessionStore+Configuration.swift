@@ -19,6 +19,15 @@ extension SessionStore {
         /// Rows deleted per statement by the cleanup, so that no single DELETE holds locks long.
         /// Default 1000.
         public var cleanupBatchSize: Int = 1000
+        /// New session IDs begin with the hour they were made (3 of their 32 bytes, hours since
+        /// 1970 UTC; the other 29 bytes, 232 bits, are random). Default `true`.
+        ///
+        /// The table's index is ordered by ID: with the hour first, the sessions in use, mostly
+        /// made recently, sit together in it, so reads and inserts cost the same in a table of a
+        /// million sessions as in one of ten thousand. Fully random IDs scatter them over the
+        /// whole index. Set `false` when a cookie must not tell its holder the hour its session
+        /// was made (cookies carry the ID signed, not encrypted; see <doc:SecurityModel>).
+        public var idsBeginWithCreationHour: Bool = true
 
         /// The defaults stated on each property.
         public init() {}

@@ -240,13 +240,18 @@ public actor SessionStore {
         fresh(name, .requested)
     }
 
+    /// A new session ID, laid out as the configuration says.
+    private func newSessionID() -> String {
+        SessionCodec.newSessionID(hour: configuration.idsBeginWithCreationHour ? Cookie.unixNow() / 3600 : nil)
+    }
+
     @inline(never)  // out of get's async frame (see storedSession(in:id:))
     private func fresh(_ name: String, _ reason: Session.FreshReason) -> Session {
         if reason != .requested && reason != .noCookie {
             logger.debug("fresh session", metadata: ["name": "\(name)", "reason": "\(reason)"])
         }
         return Session(
-            id: SessionCodec.newSessionID(), name: name, values: [:],
+            id: newSessionID(), name: name, values: [:],
             options: configuration.sessionOptions, isNew: true, freshReason: reason)
     }
 
@@ -432,7 +437,7 @@ public actor SessionStore {
     private func planRegeneration(_ session: Session, userID: String?) throws -> RegenerationPlan {
         if userID != nil && !bindsUsers { throw Self.noUserColumn(table) }
         var renamed = session
-        renamed.id = SessionCodec.newSessionID()
+        renamed.id = newSessionID()
         let write = try plannedWrite(
             .regenerate(newID: renamed.id, userID: userID), of: session, values: session.values, over: session.storedFingerprint)
         return RegenerationPlan(newID: renamed.id, write: write, cookie: cookie(for: renamed))

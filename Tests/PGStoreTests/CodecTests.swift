@@ -141,17 +141,33 @@ struct CodecTests {
 
     @Test func encryptedDataIsBoundToItsSessionID() throws {
         let codec = try SessionCodec(keys: [try SessionKey(hashKey: hashKeyA, encryptionKey: encryptionKeyA)])
-        let id = SessionCodec.newSessionID()
+        let id = SessionCodec.newSessionID(hour: nil)
         let data = try codec.sealData(Array("values".utf8), sessionID: id)
         #expect(codec.openData(data, sessionID: id) == Array("values".utf8))
         // Copied into the row of another session: one that differs in its last character, one
         // that is a prefix of it, one that extends it, an unrelated one.
         var lastChanged = Array(id.utf8)
         lastChanged[lastChanged.count - 1] ^= 0x01
-        let others = [String(decoding: lastChanged, as: UTF8.self), String(id.dropLast()), id + "A", SessionCodec.newSessionID()]
+        let others = [String(decoding: lastChanged, as: UTF8.self), String(id.dropLast()), id + "A", SessionCodec.newSessionID(hour: nil)]
         for other in others {
             #expect(codec.openData(data, sessionID: other) == nil, "opened as \(other)")
         }
+    }
+
+    @Test func sessionIDsBeginWithTheirHourAndAreRandomAfterIt() throws {
+        let hour: Int64 = 495_123  // 2026-06-25, 03:00 UTC
+        let ids = (0..<50).map { _ in SessionCodec.newSessionID(hour: hour) }
+        for id in ids {
+            let bytes = try #require(Base64URL.decode(Substring(id).utf8))
+            #expect(bytes.count == 32)
+            #expect(Int64(bytes[0]) << 16 | Int64(bytes[1]) << 8 | Int64(bytes[2]) == hour)
+            #expect(id.prefix(4) == ids[0].prefix(4), "IDs of one hour share their first four characters")
+        }
+        #expect(Set(ids.map { $0.dropFirst(4) }).count == ids.count, "the 29 bytes after the hour are random")
+        #expect(SessionCodec.newSessionID(hour: hour + 1).prefix(4) != ids[0].prefix(4))
+        // Without an hour all 32 bytes are random: 50 IDs do not share a 3-byte start.
+        let random = (0..<50).map { _ in SessionCodec.newSessionID(hour: nil) }
+        #expect(Set(random.map { $0.prefix(4) }).count > 1)
     }
 
     @Test func anOverlongSessionIDIsAnErrorNotATrap() throws {

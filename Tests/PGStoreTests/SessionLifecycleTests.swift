@@ -100,6 +100,34 @@ struct SessionLifecycleTests {
         }
     }
 
+    @Test(arguments: [true, false])
+    func newSessionIDsBeginWithTheHourTheyWereMadeUnlessTurnedOff(_ hourFirst: Bool) async throws {
+        let table = StoreTestDatabase.uniqueTable()
+        try await withStore(table: table, { $0.idsBeginWithCreationHour = hourFirst }) { store in
+            var ids: [String] = []
+            for _ in 0..<20 {
+                var fresh = await store.new(name: "sid")
+                fresh.values["n"] = 1
+                let cookie = cookieHeader(from: try await store.save(&fresh))
+                var renewed = try await store.get(cookieHeader: cookie, name: "sid")
+                _ = try await store.regenerateID(&renewed)  // a renewed ID is laid out the same way
+                ids += [fresh.id, renewed.id]
+            }
+            let hour = try await store.pool.query("SELECT floor(extract(epoch FROM now()) / 3600)::int8").first!.decode(Int64.self, column: 0)
+            let hours = try ids.map { id in
+                let bytes = try #require(Base64URL.decode(Substring(id).utf8))
+                return Int64(bytes[0]) << 16 | Int64(bytes[1]) << 8 | Int64(bytes[2])
+            }
+            if hourFirst {
+                #expect(hours.allSatisfy { $0 == hour || $0 == hour - 1 }, "\(hours) against the database's hour \(hour)")
+            } else {
+                #expect(Set(hours).count > 1, "random IDs share no 3-byte start")
+            }
+            #expect(Set(ids).count == ids.count)
+            #expect(try await rowCount(store, table) == 20)
+        }
+    }
+
     @Test func unchangedSessionsCostNoWrite() async throws {
         let table = StoreTestDatabase.uniqueTable()
         try await withStore(table: table) { store in
