@@ -32,6 +32,7 @@ struct Fixture {
         if let writeCost = options.writeCost { poolConfiguration.writeCost = writeCost }
         var configuration = SessionStore.Configuration()
         configuration.tableName = table
+        configuration.idsBeginWithCreationHour = !options.randomIDs
         _ = try await admin.query("DROP TABLE IF EXISTS \"\(table)\"")
         let store = try await SessionStore(
             url: options.url, keys: [try makeKey(7, encrypted: options.encrypted)],
@@ -60,10 +61,19 @@ struct Fixture {
                 serverCPU: serverCPU)
         }
         if filler > 0 {
-            log("\(table): adding \(filler) filler rows")
+            // Keyed as the store keys rows: base64url of 32 bytes, of which, unless --random-ids,
+            // the first 3 are an hour (UTC, since 1970). The filler plays sessions made earlier,
+            // over the 30 days (720 hours) before the load's sessions.
+            let idBytes = options.randomIDs
+                ? "sha256(('filler' || g)::bytea)"
+                : """
+                  substring(int4send(floor(extract(epoch FROM now()) / 3600)::int4 - 1 - (g % 720)::int4) FROM 2 FOR 3) \
+                  || substring(sha256(('filler' || g)::bytea) FROM 1 FOR 29)
+                  """
+            log("\(table): adding \(filler) filler rows (\(options.randomIDs ? "random IDs" : "IDs of the 30 days before"))")
             _ = try await admin.query("""
                 INSERT INTO \(statements.table) (key, data, expires_on)
-                SELECT encode(sha256(('filler' || g)::bytea), 'base64'), $1, now() + interval '30 days'
+                SELECT translate(rtrim(encode(\(idBytes), 'base64'), '='), '+/', '-_'), $1, now() + interval '30 days'
                 FROM generate_series(1, $2::int8) g
                 """, [.bytea(sampleData), .int8(Int64(filler))])
         }

@@ -26,13 +26,18 @@ struct Options {
     var rounds = 1
     var sizeRounds = 0
     var onPoolThread = false
+    var randomIDs = false
 
     static let usage = """
         usage: pgstore-bench [--url URL] [--mode get,getsave,new,mixed,raw,noactor] [--tasks 1,8,64,512] [--pool 8]
                              [--duration 10] [--sessions 100000] [--value-size 200] [--signed-only]
                              [--no-pgbench] [--pgbench-clients 8,32] [--table NAME] [--filler N]
                              [--pack N] [--write-cost N] [--codec-loop N] [--rounds N] [--size-rounds N] [--on-pool-thread]
-        --filler N adds N more rows of the same size (random keys) to test how reads scale with table size.
+                             [--random-ids]
+        --filler N adds N more rows of the same size to test how reads scale with table size, keyed as
+          the store keys them: by default IDs that begin with an hour of the 30 days before the load's
+          sessions were made (older sessions), with --random-ids fully random IDs.
+        --random-ids makes the store's session IDs fully random (idsBeginWithCreationHour = false).
         --pack N sets the pool's preferredPipelineDepth (1 spreads every query over the least-loaded connection).
         --write-cost N sets the pool's writeCost (how many reads a write counts as in that packing; 1: the same).
         --rounds N pairs each measured run with a pgbench run just before it, N times, and reports the
@@ -84,6 +89,7 @@ struct Options {
             case "--rounds": options.rounds = max(1, try ints(argument)[0])
             case "--size-rounds": options.sizeRounds = max(1, try ints(argument)[0])
             case "--on-pool-thread": options.onPoolThread = true
+            case "--random-ids": options.randomIDs = true
             case "-h", "--help": throw OptionError(usage)
             default: throw OptionError("unknown option \(argument)\n\(usage)")
             }
