@@ -1,9 +1,10 @@
 extension SessionStore {
-    /// The statements the store sends, so the benchmark can hand pgbench the very same SQL.
-    /// Not part of the supported API.
+    /// The statements the store sends, so the benchmark can hand pgbench the very same SQL:
+    /// `update` is the one a changed session whose expiry is not due sends (`$1` key, `$2` data,
+    /// `$3` fingerprint). Not part of the supported API.
     @_spi(Benchmarks)
     public nonisolated var statementsForBenchmarks: (select: String, update: String, insert: String, table: String) {
-        (table.selectSQL, table.updateSQL, table.insertSQL, table.qualifiedName)
+        (table.selectSQL, table.updateDataSQL, table.insertSQL, table.qualifiedName)
     }
 
     /// What the store's UPDATE passes as `$4` for a row holding `data`: the fingerprint it

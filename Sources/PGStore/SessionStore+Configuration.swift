@@ -13,8 +13,10 @@ extension SessionStore {
         /// The most bytes of encoded (sealed) session data; larger sessions fail to save. `0` means
         /// no limit. Default 4096.
         public var maxLength: Int = 4096
-        /// An unchanged session's expiry is pushed forward once this fraction of its max age has
-        /// passed since it was last written; before that, saving it writes nothing. Default 0.1.
+        /// A session's expiry is pushed forward once this fraction of its max age has passed
+        /// since it was last moved; before that, saving an unchanged session writes nothing, and
+        /// saving a changed one writes its values but leaves the expiry (unless the session has a
+        /// max age other than the store's). Default 0.1.
         public var touchFraction: Double = 0.1
         /// Rows deleted per statement by the cleanup, so that no single DELETE holds locks long.
         /// Default 1000.

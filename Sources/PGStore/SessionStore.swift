@@ -261,7 +261,9 @@ public actor SessionStore {
     ///
     /// - A new session is INSERTed under its fresh ID.
     /// - A stored session is UPDATEd only when its values changed, or only its expiry when that is
-    ///   due (see ``Configuration/touchFraction``); otherwise nothing is written.
+    ///   due (see ``Configuration/touchFraction``); otherwise nothing is written. Changed values
+    ///   move the expiry too only when it is due or the session has a `maxAge` other than the
+    ///   store's: an UPDATE that leaves the indexed `expires_on` alone is made in place.
     /// - A stored session whose row is gone (destroyed by a concurrent request, or expired) is
     ///   never brought back: the save throws ``SessionStoreError/Code/sessionNotFound``.
     /// - A stored session whose row another request has changed since this one loaded it (two
@@ -380,9 +382,15 @@ public actor SessionStore {
                 values: values, fingerprint: DataFingerprint(of: data))
         case .update:
             let data = try seal(values, id: session.id)
+            // The expiry moves when it is due, as an unchanged session's does, or when the
+            // session has a max age of its own. Otherwise it stays: an UPDATE that changes no
+            // indexed column (expires_on is indexed) is a HOT update, in place, without new
+            // index entries, about a third of the server's work for a changed session's save.
+            let movesExpiry = session.touchDue || session.options.maxAge != configuration.sessionOptions.maxAge
             return Write(
-                kind: kind, sql: table.updateSQL, parameters: [.text(session.id), .bytea(data), lifetime, basis], findsRow: true,
-                values: values, fingerprint: DataFingerprint(of: data))
+                kind: kind, sql: movesExpiry ? table.updateSQL : table.updateDataSQL,
+                parameters: movesExpiry ? [.text(session.id), .bytea(data), lifetime, basis] : [.text(session.id), .bytea(data), basis],
+                findsRow: true, values: values, fingerprint: DataFingerprint(of: data))
         case .touch:
             return Write(
                 kind: kind, sql: table.touchSQL, parameters: [.text(session.id), lifetime], findsRow: true,

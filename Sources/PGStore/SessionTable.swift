@@ -17,6 +17,9 @@ struct SessionTable: Sendable {
     let insertSQL: String
     let insertBoundSQL: String
     let updateSQL: String
+    /// `updateSQL` leaving the expiry as it is: a changed session whose expiry is not due. It
+    /// changes no indexed column, so PostgreSQL can update the row in place (HOT).
+    let updateDataSQL: String
     /// The row's data, locked until the transaction ends: a save merging with a concurrent write.
     let lockSQL: String
     let touchSQL: String
@@ -55,6 +58,10 @@ struct SessionTable: Sendable {
         updateSQL = """
             UPDATE \(t) SET data = $2, modified_on = now(), expires_on = now() + make_interval(secs => $3) \
             WHERE key = $1 AND expires_on > now() AND \(fingerprint) = $4
+            """
+        updateDataSQL = """
+            UPDATE \(t) SET data = $2, modified_on = now() \
+            WHERE key = $1 AND expires_on > now() AND \(fingerprint) = $3
             """
         lockSQL = "SELECT data FROM \(t) WHERE key = $1 AND expires_on > now() FOR UPDATE"
         touchSQL = "UPDATE \(t) SET expires_on = now() + make_interval(secs => $2) WHERE key = $1 AND expires_on > now()"

@@ -151,6 +151,40 @@ struct SessionLifecycleTests {
         }
     }
 
+    @Test func aChangedSessionsExpiryMovesWhenDueOrWhenItHasAMaxAgeOfItsOwn() async throws {
+        let table = StoreTestDatabase.uniqueTable()
+        try await withStore(table: table) { store in
+            var session = await store.new(name: "sid")
+            session.values["n"] = 1
+            let cookie = cookieHeader(from: try await store.save(&session))
+            let row = { try await store.pool.query("SELECT modified_on, expires_on FROM \"\(table)\"").first! }
+            let written = try await row()
+            // Changed, expiry not due: the values and modified_on are written, the expiry stays
+            // (an update PostgreSQL can make in place).
+            var changed = try await store.get(cookieHeader: cookie, name: "sid")
+            changed.values["n"] = 2
+            _ = try await store.save(&changed)
+            let afterChange = try await row()
+            #expect(try afterChange.decode(Date.self, column: 1) == written.decode(Date.self, column: 1))
+            #expect(try afterChange.decode(Date.self, column: 0) > written.decode(Date.self, column: 0))
+            #expect(try await store.get(cookieHeader: cookie, name: "sid").values["n"] == 2)
+            // Due (less than nine tenths of maxAge left): the change moves it too.
+            _ = try await store.pool.query("UPDATE \"\(table)\" SET expires_on = expires_on - interval '4 days'")
+            let aged = try await row().decode(Date.self, column: 1)
+            var due = try await store.get(cookieHeader: cookie, name: "sid")
+            due.values["n"] = 3
+            _ = try await store.save(&due)
+            #expect(try await row().decode(Date.self, column: 1) > aged.addingTimeInterval(3 * 86_400))
+            // A max age of the session's own ("remember me" for 90 days) moves it, due or not.
+            var remembered = try await store.get(cookieHeader: cookie, name: "sid")
+            remembered.values["n"] = 4
+            remembered.options.maxAge = 90 * 86_400
+            _ = try await store.save(&remembered)
+            #expect(try await row().decode(Date.self, column: 1) > Date().addingTimeInterval(89 * 86_400))
+            #expect(try await store.get(cookieHeader: cookie, name: "sid").values["n"] == 4)
+        }
+    }
+
     @Test func setMaxAgeMovesWhenAnExpiryIsDue() async throws {
         // Due once less than nine tenths of maxAge is left: not for a row just written with a
         // one-hour lifetime, but after the store's maxAge becomes a day.

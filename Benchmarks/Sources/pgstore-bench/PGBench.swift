@@ -39,7 +39,7 @@ struct PGBench {
         try write("getsave.sql", """
             \\set key random(1, \(keyCount))
             \(bind(select, ["key", "touch"]));
-            \(bind(update, ["key", "data", "life", "fingerprint"]));
+            \(bind(update, ["key", "data", "fingerprint"]));
             """)
         try write("new.sql", """
             \\set key random(1000000000, 9000000000000000)
