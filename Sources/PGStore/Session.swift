@@ -31,7 +31,9 @@ public struct Session: Sendable {
         public var description: String { name }
     }
 
-    /// The session ID: 32 random bytes, base64url. It is the row's key; the cookie carries it signed.
+    /// The session ID: 32 bytes, base64url, the first 3 the hour it was made (see
+    /// ``SessionStore/Configuration/idsBeginWithCreationHour``), the rest random. It is the row's
+    /// key; the cookie carries it signed.
     public internal(set) var id: String
     /// The cookie name.
     public let name: String

@@ -4,8 +4,8 @@ public import Crypto
 /// the data in the database when there is no encryption key; and an optional encryption key that
 /// encrypts and authenticates (AES-GCM) the data.
 ///
-/// The cookie is signed, not encrypted: it carries only the session ID, 32 random bytes, which
-/// encryption would not make any less of a bearer token.
+/// The cookie is signed, not encrypted: it carries only the session ID (the hour it was made and
+/// 29 random bytes), which encryption would not make any less of a bearer token.
 ///
 /// Give the store several pairs to rotate keys: the first signs and encrypts, every pair verifies
 /// and decrypts, so cookies and rows written under an old pair keep working until they expire.
