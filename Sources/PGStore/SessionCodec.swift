@@ -358,4 +358,10 @@ struct SessionCodec: Sendable {
         }
         return Base64URL.encode(id)
     }
+
+    /// A new session ID made now: beginning with the current hour when `hourFirst`, else all
+    /// random (see ``newSessionID(hour:)``).
+    static func newSessionID(hourFirst: Bool) -> String {
+        newSessionID(hour: hourFirst ? Cookie.unixNow() / 3600 : nil)
+    }
 }

@@ -30,7 +30,7 @@ public struct SessionCodecBenchmark: Sendable {
     public init(keys: [SessionKey]) throws { codec = try SessionCodec(keys: keys) }
 
     /// A new session ID, as the store makes them.
-    public func newID() -> String { SessionCodec.newSessionID(hour: Cookie.unixNow() / 3600) }
+    public func newID() -> String { SessionCodec.newSessionID(hourFirst: true) }
 
     /// Encodes and seals values for the database (what save does).
     public func sealValues(_ values: [String: SessionValue], id: String) throws -> [UInt8] {

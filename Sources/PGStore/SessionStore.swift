@@ -242,7 +242,7 @@ public actor SessionStore {
 
     /// A new session ID, laid out as the configuration says.
     private func newSessionID() -> String {
-        SessionCodec.newSessionID(hour: configuration.idsBeginWithCreationHour ? Cookie.unixNow() / 3600 : nil)
+        SessionCodec.newSessionID(hourFirst: configuration.idsBeginWithCreationHour)
     }
 
     @inline(never)  // out of get's async frame (see storedSession(in:id:))
@@ -387,10 +387,12 @@ public actor SessionStore {
             // indexed column (expires_on is indexed) is a HOT update, in place, without new
             // index entries, about a third of the server's work for a changed session's save.
             let movesExpiry = session.touchDue || session.options.maxAge != configuration.sessionOptions.maxAge
+            let (sql, parameters): (String, [PGValue]) = movesExpiry
+                ? (table.updateSQL, [.text(session.id), .bytea(data), lifetime, basis])
+                : (table.updateDataSQL, [.text(session.id), .bytea(data), basis])
             return Write(
-                kind: kind, sql: movesExpiry ? table.updateSQL : table.updateDataSQL,
-                parameters: movesExpiry ? [.text(session.id), .bytea(data), lifetime, basis] : [.text(session.id), .bytea(data), basis],
-                findsRow: true, values: values, fingerprint: DataFingerprint(of: data))
+                kind: kind, sql: sql, parameters: parameters, findsRow: true,
+                values: values, fingerprint: DataFingerprint(of: data))
         case .touch:
             return Write(
                 kind: kind, sql: table.touchSQL, parameters: [.text(session.id), lifetime], findsRow: true,

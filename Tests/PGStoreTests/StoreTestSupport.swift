@@ -52,6 +52,19 @@ func cookieValue(from field: HTTPField) -> String {
     return String(pair[pair.index(after: pair.firstIndex(of: "=")!)...])
 }
 
+/// The hour a session ID begins with (its first 3 bytes, big-endian).
+func hourOfID(_ id: String) throws -> Int64 {
+    let bytes = try #require(Base64URL.decode(Substring(id).utf8))
+    try #require(bytes.count == 32)
+    return Int64(bytes[0]) << 16 | Int64(bytes[1]) << 8 | Int64(bytes[2])
+}
+
+/// `modified_on` and `expires_on` of the only row of `table`.
+func rowTimes(_ store: SessionStore, _ table: String) async throws -> (modified: Date, expires: Date) {
+    let row = try #require(try await store.pool.query("SELECT modified_on, expires_on FROM \"\(table)\"").first)
+    return (try row.decode(Date.self, column: 0), try row.decode(Date.self, column: 1))
+}
+
 func rowCount(_ store: SessionStore, _ table: String) async throws -> Int {
     try await store.pool.query("SELECT count(*) FROM \"\(table)\"").first?.decode(Int.self, column: 0) ?? -1
 }
