@@ -268,6 +268,33 @@ struct ConnectionPoolTests {
         }
     }
 
+    @Test func cancelledWaitersLeaveTheQueueAndTheOthersAreStillServed() async throws {
+        // A long wait timeout: under a sanitizer, queueing the tasks can take seconds.
+        try await withPool({ $0.maximumConnections = 1; $0.connectionWaitTimeout = .seconds(60) }) { pool in
+            let callers = try await pool.withConnection { _ in
+                // The only connection is reserved: every query below waits for it, in order.
+                let callers = (0..<300).map { index in
+                    Task { try await pool.query("SELECT $1::int8", [.int8(Int64(index))], readOnly: true) }
+                }
+                try await waitUntil { await pool.waiterCount == callers.count }
+                // Two in three leave, from all over the queue: front, middle and back.
+                for (index, caller) in callers.enumerated() where !index.isMultiple(of: 3) { caller.cancel() }
+                try await waitUntil("the cancelled callers left the queue") { await pool.waiterCount == 100 }
+                return callers
+            }
+            // Given the connection back, the callers still waiting each get their own row.
+            for (index, caller) in callers.enumerated() {
+                if index.isMultiple(of: 3) {
+                    let row = try #require(try await caller.value.first)
+                    #expect(try row.decode(Int.self, column: 0) == index)
+                } else {
+                    await #expect(throws: CancellationError.self) { try await caller.value }
+                }
+            }
+            #expect(await pool.waiterCount == 0)
+        }
+    }
+
     @Test(arguments: [true, false])
     func readOnlyQueriesShareSegmentsYetFailAlone(namedStatements: Bool) async throws {
         try await withPool({ $0.maximumConnections = 1; $0.usesNamedStatements = namedStatements }) { pool in
@@ -327,9 +354,22 @@ struct ConnectionPoolTests {
 
     @Test func cancelledQueriesLeaveThePoolUsable() async throws {
         let app = TestDatabase.uniqueName("cancelled")
-        try await withPool(applicationName: app, { $0.maximumConnections = 4 }) { pool in
+        // At most 8 statements in each pipeline (writes weighing 1, like reads): the cancelled
+        // ones already sent still run on the server, and deeper pipelines would keep the
+        // connections busy with them for seconds after the test's last check.
+        try await withPool(applicationName: app, {
+            $0.maximumConnections = 4
+            $0.maximumPipelineDepth = 8
+            $0.preferredPipelineDepth = 8
+            $0.writeCost = 1
+        }) { pool in
+            // Run to the end, these would take at least 12.5 s (the server runs a connection's
+            // statements one after another: 500 × 0.1 s over 4 connections); cancelled, their
+            // callers must be back in a fraction of that. The bound leaves room for a
+            // ThreadSanitizer build sharing two cores with the rest of the suite (2.3-5.1 s seen
+            // there, 15-35 ms alone) and still fails a pool that waits for the answers (13 s).
             let tasks = (0..<500).map { index in
-                Task { try await pool.query("SELECT pg_sleep(0.01), $1::int8", [.int8(Int64(index))], readOnly: index.isMultiple(of: 2)) }
+                Task { try await pool.query("SELECT pg_sleep(0.1), $1::int8", [.int8(Int64(index))], readOnly: index.isMultiple(of: 2)) }
             }
             try await Task.sleep(for: .milliseconds(30))
             let start = ContinuousClock.now
@@ -338,7 +378,7 @@ struct ConnectionPoolTests {
             for task in tasks {
                 do { _ = try await task.value } catch is CancellationError { cancelled += 1 }
             }
-            #expect(ContinuousClock.now - start < .seconds(2) * TestEnvironment.timeScale, "cancelled callers return promptly")
+            #expect(ContinuousClock.now - start < .seconds(3) * TestEnvironment.timeScale, "cancelled callers return promptly")
             #expect(cancelled > 0)
             // Every connection serves correct rows afterwards.
             try await expectEachCallerGetsItsOwnRow(from: pool, count: 200)
