@@ -262,8 +262,8 @@ public actor SessionStore {
     /// - A new session is INSERTed under its fresh ID.
     /// - A stored session is UPDATEd only when its values changed, or only its expiry when that is
     ///   due (see ``Configuration/touchFraction``); otherwise nothing is written. Changed values
-    ///   move the expiry too only when it is due or the session has a `maxAge` other than the
-    ///   store's: an UPDATE that leaves the indexed `expires_on` alone is made in place.
+    ///   move the expiry too only when it is due or the session has a positive `maxAge` other
+    ///   than the store's: an UPDATE that leaves the indexed `expires_on` alone is made in place.
     /// - A stored session whose row is gone (destroyed by a concurrent request, or expired) is
     ///   never brought back: the save throws ``SessionStoreError/Code/sessionNotFound``.
     /// - A stored session whose row another request has changed since this one loaded it (two
@@ -383,10 +383,12 @@ public actor SessionStore {
         case .update:
             let data = try seal(values, id: session.id)
             // The expiry moves when it is due, as an unchanged session's does, or when the
-            // session has a max age of its own. Otherwise it stays: an UPDATE that changes no
-            // indexed column (expires_on is indexed) is a HOT update, in place, without new
-            // index entries, about a third of the server's work for a changed session's save.
-            let movesExpiry = session.touchDue || session.options.maxAge != configuration.sessionOptions.maxAge
+            // session's row lifetime is not the store's (a max age of its own). Otherwise it
+            // stays: an UPDATE that changes no indexed column (expires_on is indexed) is a HOT
+            // update, in place, without new index entries, about a third of the server's work
+            // for a changed session's save. A browser-session cookie (maxAge 0) has the store's
+            // row lifetime, so it is no exception.
+            let movesExpiry = session.touchDue || rowMaxAge(session.options) != rowMaxAge(configuration.sessionOptions)
             let (sql, parameters): (String, [PGValue]) = movesExpiry
                 ? (table.updateSQL, [.text(session.id), .bytea(data), lifetime, basis])
                 : (table.updateDataSQL, [.text(session.id), .bytea(data), basis])

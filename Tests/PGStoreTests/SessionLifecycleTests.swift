@@ -169,7 +169,17 @@ struct SessionLifecycleTests {
             var due = try await store.get(cookieHeader: cookie, name: "sid")
             due.values["n"] = 3
             _ = try await store.save(&due)
-            #expect(try await rowTimes(store, table).expires > aged.addingTimeInterval(3 * 86_400))
+            let renewed = try await rowTimes(store, table).expires
+            #expect(renewed > aged.addingTimeInterval(3 * 86_400))
+            // A browser-session cookie (maxAge 0) keeps its row for the store's maxAge: a change
+            // leaves the expiry alone, as for any session with the store's lifetime.
+            var browserOnly = try await store.get(cookieHeader: cookie, name: "sid")
+            browserOnly.values["n"] = 35
+            browserOnly.options.maxAge = 0
+            let field = try await store.save(&browserOnly)
+            #expect(!field.value.contains("Max-Age"))
+            #expect(try await rowTimes(store, table).expires == renewed)
+            #expect(try await store.get(cookieHeader: cookie, name: "sid").values["n"] == 35)
             // A max age of the session's own ("remember me" for 90 days) moves it, due or not.
             var remembered = try await store.get(cookieHeader: cookie, name: "sid")
             remembered.values["n"] = 4
