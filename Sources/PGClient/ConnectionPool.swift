@@ -131,7 +131,11 @@ public actor ConnectionPool {
     /// same moment on the same connection, which costs the server a fraction of a segment each
     /// (one transaction start and commit, one Sync, one flush for all of them). Should another
     /// statement of a shared segment fail, the server skips the rest of the segment; those are
-    /// sent again, each on its own, so a caller never gets another caller's error.
+    /// sent again, each on its own, so a caller never gets another caller's error. A statement
+    /// that is not read-only returns once its transaction has committed, and throws if the
+    /// commit fails (a deferred constraint, a serialization failure); if the connection is lost
+    /// before the commit is confirmed, it throws a connection error and may or may not have
+    /// committed.
     ///
     /// - Parameters:
     ///   - sql: one SQL statement.

@@ -17,7 +17,8 @@ import Glibc
 /// implicit transaction and one flush on the server for all of them, which is most of what a
 /// primary-key SELECT costs it. Should one of them fail, the server skips the rest of their
 /// segment; those are sent again, each in a segment of its own, so no caller ever sees another
-/// caller's error.
+/// caller's error. A write's caller resumes only once its segment's Sync is answered: the
+/// implicit transaction commits there, after the statement's own result, and can still fail.
 final class LibPQConnection: EventLoopHandler, @unchecked Sendable {
     enum State { case initial, connecting, ready, draining, closed }
 
@@ -74,6 +75,10 @@ final class LibPQConnection: EventLoopHandler, @unchecked Sendable {
     }
 
     private var sent = FIFO<Expected>()
+    /// Writes whose statement has completed, waiting for their segment's Sync: the implicit
+    /// transaction commits only there, and the commit can still fail (a deferred constraint, a
+    /// serialization failure). At most one by construction (a write has its segment to itself).
+    private var awaitingCommit: [PendingQuery] = []
     /// Read-only queries sent since the last Sync (their shared segment is still open).
     private var openSegmentCount = 0
     /// The most read-only queries in one segment: bounds the work repeated when one fails.
@@ -361,8 +366,15 @@ final class LibPQConnection: EventLoopHandler, @unchecked Sendable {
             if next != nil { strayNulls = 0 }
             switch (head, next) {
             case (.sync, let result?):
-                PQclear(result)  // PGRES_PIPELINE_SYNC: the segment is over
-                sent.removeFirst()
+                if PQresultStatus(result) == PGRES_PIPELINE_SYNC {
+                    PQclear(result)  // the segment is over, its transaction committed or rolled back
+                    sent.removeFirst()
+                    completeAwaitingCommit()
+                } else {
+                    // Not yet the Sync: an error the server raised as it committed the segment's
+                    // transaction. The Sync's own result follows it.
+                    commitFailed(result)
+                }
             case (.query(let query), let result?):
                 handle(result, for: query)
             case (.query(let query), nil) where query.sawResultInPhase:
@@ -372,7 +384,9 @@ final class LibPQConnection: EventLoopHandler, @unchecked Sendable {
                     query.phase = .query
                 } else {
                     sent.removeFirst()
-                    finish(query)
+                    // A read's rows are what it read whatever becomes of its segment; a write is
+                    // done only once its transaction has committed, at the Sync.
+                    if query.readOnly { finish(query) } else { awaitingCommit.append(query) }
                 }
             case (_, nil):
                 strayNulls += 1
@@ -384,6 +398,28 @@ final class LibPQConnection: EventLoopHandler, @unchecked Sendable {
             return
         }
         if state == .draining && sent.isEmpty { closeNow(error: nil) }
+    }
+
+    /// The Sync of the writes' segment is in: each completes with what its statement got, or with
+    /// the error its commit met.
+    private func completeAwaitingCommit() {
+        guard !awaitingCommit.isEmpty else { return }
+        for query in awaitingCommit { finished(query) }
+        awaitingCommit.removeAll(keepingCapacity: true)
+    }
+
+    /// The segment's transaction failed as it committed: its writes get the error unless their
+    /// statement already failed (and a read-only segment's reads, already answered, keep their
+    /// rows: they read them).
+    private func commitFailed(_ result: OpaquePointer) {
+        let status = PQresultStatus(result)
+        let error = status == PGRES_PIPELINE_ABORTED ? nil : queryError(result)
+        PQclear(result)
+        guard let error else { return }
+        for query in awaitingCommit where query.error == nil {
+            query.error = error
+            query.result = nil
+        }
     }
 
     /// A query's last result is in: it completes, or, skipped only because another statement of
@@ -541,6 +577,9 @@ final class LibPQConnection: EventLoopHandler, @unchecked Sendable {
 
     private func failAll(_ error: PGError) {
         openSegmentCount = 0
+        // Their commit was not confirmed: it may or may not have happened.
+        for query in awaitingCommit { finished(query, failing: error) }
+        awaitingCommit.removeAll()
         while let expected = sent.removeFirst() {
             guard case .query(let query) = expected else { continue }
             finished(query, failing: error)

@@ -63,6 +63,40 @@ struct ConnectionPoolTests {
         }
     }
 
+    /// A write's implicit transaction commits when the server reaches its Sync, after the
+    /// statement itself has completed; a deferred constraint is checked only then. The caller
+    /// must hear of a commit that fails, and must not hear "done" before the commit.
+    @Test func aWriteWhoseCommitFailsFailsItsCaller() async throws {
+        let table = TestDatabase.uniqueName("deferred")
+        try await withPool({ $0.maximumConnections = 1 }) { pool in
+            _ = try await pool.query("CREATE TABLE \(table) (id int8 UNIQUE DEFERRABLE INITIALLY DEFERRED)")
+            _ = try await pool.query("INSERT INTO \(table) VALUES (1)")
+            // One connection: the failing commits share its pipeline with the other callers.
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for index in 0..<200 {
+                    group.addTask {
+                        if index % 2 == 0 {
+                            let error = await #expect(throws: PGError.self) {
+                                try await pool.query("INSERT INTO \(table) VALUES ($1)", [.int8(1)])
+                            }
+                            #expect(error?.sqlState == .uniqueViolation)
+                            #expect(error?.isQueryError == true)
+                        } else {
+                            let result = try await pool.query("INSERT INTO \(table) VALUES ($1)", [.int8(Int64(index + 1))])
+                            #expect(result.affectedRows == 1)
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            let rows = try await pool.query("SELECT count(*), count(*) FILTER (WHERE id = 1) FROM \(table)").first
+            #expect(try rows?.decode(Int.self, column: 0) == 101)
+            #expect(try rows?.decode(Int.self, column: 1) == 1)
+            #expect(await pool.connectionCount == 1)
+            _ = try await pool.query("DROP TABLE \(table)")
+        }
+    }
+
     @Test func syntaxErrorsFailCleanlyAndTheStatementCanBeFixed() async throws {
         try await withPool({ $0.maximumConnections = 1 }) { pool in
             for _ in 0..<3 {
