@@ -9,7 +9,7 @@ import CLibPQ
 /// caller never waits for another caller's round trip and one statement's failure affects only its
 /// own caller. Queries are packed into few connections (``Configuration/preferredPipelineDepth``)
 /// so they travel in batches; read-only ones may share a segment (see
-/// ``query(_:_:readOnly:)``). Dead connections are replaced in the background with exponential
+/// ``query(_:_:readOnly:groupCommit:)``). Dead connections are replaced in the background with exponential
 /// backoff.
 ///
 /// ```swift
@@ -137,12 +137,25 @@ public actor ConnectionPool {
     /// before the commit is confirmed, it throws a connection error and may or may not have
     /// committed.
     ///
+    /// With `groupCommit`, a write may share its segment with other such writes sent at the same
+    /// moment on the same connection: one transaction, so one commit (and, on a server that
+    /// syncs its log, one log flush) for all of them. Should any of them fail, or their commit,
+    /// all are rolled back and each runs again on its own, so that each caller gets its own
+    /// statement's outcome; a statement must therefore be safe to run a second time after a
+    /// rollback, and mean the same in a transaction with others (no `VACUUM`, no `SET`, no
+    /// transaction-control statements). Until the
+    /// commit, the rows it writes stay locked: two such groups writing the same rows in
+    /// opposite orders deadlock, which PostgreSQL resolves after `deadlock_timeout` by failing
+    /// one, whose statements then run again on their own.
+    ///
     /// - Parameters:
     ///   - sql: one SQL statement.
     ///   - parameters: values for `$1`, `$2`, ...
     ///   - readOnly: whether the statement changes nothing, as a plain `SELECT`. Leave it
     ///     `false` for anything with side effects: in a shared segment those could be rolled
     ///     back by another caller's failure after reporting success.
+    ///   - groupCommit: whether a write (`readOnly` false) may commit together with other such
+    ///     writes, as described above; for short single-row writes under concurrent load.
     /// - Returns: the statement's rows (empty for statements that return none).
     /// - Throws: ``PGError`` (query or connection failure, timeout, closed pool), or
     ///   `CancellationError`.
@@ -152,9 +165,9 @@ public actor ConnectionPool {
     /// the way out. With a task executor preference every such hop takes the task's status-record
     /// lock; a get through the session store (and the benchmark's loop around it) made 12 task
     /// switches, 10 with this.
-    public nonisolated(nonsending) func query(_ sql: String, _ parameters: [PGValue] = [], readOnly: Bool = false) async throws
-        -> QueryResult
-    {
+    public nonisolated(nonsending) func query(
+        _ sql: String, _ parameters: [PGValue] = [], readOnly: Bool = false, groupCommit: Bool = false
+    ) async throws -> QueryResult {
         let encoded = try EncodedParameters(parameters)
         var connection = if let leased = fastLease() { leased } else { try await lease(exclusive: false) }
         var retried = false
@@ -162,7 +175,7 @@ public actor ConnectionPool {
         // which every waiting caller keeps allocated.
         while true {
             do {
-                return try await run(sql, encoded, readOnly: readOnly, on: connection)
+                return try await run(sql, encoded, readOnly: readOnly, groupCommit: groupCommit, on: connection)
             } catch let error as PGError where error.wasNotSent && !retried {
                 // The connection died before the query left; running it on another is safe.
                 retried = true
@@ -274,9 +287,10 @@ public actor ConnectionPool {
     // MARK: Running queries
 
     nonisolated(nonsending) func run(
-        _ sql: String, _ parameters: EncodedParameters, readOnly: Bool = false, on connection: LibPQConnection
+        _ sql: String, _ parameters: EncodedParameters, readOnly: Bool = false, groupCommit: Bool = false,
+        on connection: LibPQConnection
     ) async throws -> QueryResult {
-        let pending = PendingQuery(sql: sql, parameters: parameters, readOnly: readOnly)
+        let pending = PendingQuery(sql: sql, parameters: parameters, readOnly: readOnly, groupCommit: groupCommit)
         let loop = self.loop
         // What the I/O thread wrote into the result before resuming us (see ThreadSanitizer).
         defer { ThreadSanitizer.acquire(pending) }

@@ -17,8 +17,13 @@ import Glibc
 /// implicit transaction and one flush on the server for all of them, which is most of what a
 /// primary-key SELECT costs it. Should one of them fail, the server skips the rest of their
 /// segment; those are sent again, each in a segment of its own, so no caller ever sees another
-/// caller's error. A write's caller resumes only once its segment's Sync is answered: the
-/// implicit transaction commits there, after the statement's own result, and can still fail.
+/// caller's error. Writes marked for group commit sent in one tick likewise share a segment of
+/// their own (never with reads, which could otherwise see a write that then fails to commit):
+/// one transaction and one commit for all. Should any of them fail, or their commit, they are
+/// all rolled back together, and each is sent again in a segment of its own, so that each
+/// caller gets its own statement's outcome. A write's caller resumes only once its segment's
+/// Sync is answered: the implicit transaction commits there, after the statement's own result,
+/// and can still fail.
 final class LibPQConnection: EventLoopHandler, @unchecked Sendable {
     enum State { case initial, connecting, ready, draining, closed }
 
@@ -49,7 +54,7 @@ final class LibPQConnection: EventLoopHandler, @unchecked Sendable {
     /// When this connection last answered a query, or went from idle to busy (the pool's picker
     /// uses it to tell a stalled pipeline from a busy one).
     let lastProgress = Atomic<UInt64>(0)
-    /// Read-only queries sent again after another statement of their segment failed (for tests).
+    /// Queries sent again after another statement of their shared segment failed (for tests).
     let resentCount = Atomic<Int>(0)
 
     private let conninfo: String
@@ -79,9 +84,13 @@ final class LibPQConnection: EventLoopHandler, @unchecked Sendable {
     /// transaction commits only there, and the commit can still fail (a deferred constraint, a
     /// serialization failure). At most one by construction (a write has its segment to itself).
     private var awaitingCommit: [PendingQuery] = []
-    /// Read-only queries sent since the last Sync (their shared segment is still open).
+    /// Queries sent since the last Sync into a segment that others may still join.
     private var openSegmentCount = 0
-    /// The most read-only queries in one segment: bounds the work repeated when one fails.
+    /// What the open segment holds: read-only queries, or writes marked for group commit.
+    private var openSegmentHoldsWrites = false
+    /// The writes in `awaitingCommit` share a segment that failed (one of them, or the commit).
+    private var groupFailed = false
+    /// The most queries in one segment: bounds the work repeated when one fails.
     private static let maximumSegmentCount = 64
     /// The statements prepared on this connection, by number (the server knows them as
     /// `pgs<number>`, see ``withStatementName(_:_:)``).
@@ -230,8 +239,10 @@ final class LibPQConnection: EventLoopHandler, @unchecked Sendable {
         let statementNumber = statementMode == .named ? preparedNumber(sql: query.sql, types: query.parameters.types) : nil
         // A Parse never goes into a shared segment: skipped there (because another statement
         // failed), it would leave later queries naming a statement the server never created.
-        let shares = query.readOnly && !query.resent && (statementMode == .unnamed || statementNumber != nil)
-        if !shares && openSegmentCount > 0 && !closeSegment() {
+        let shares = (query.readOnly || query.groupCommit) && !query.resent
+            && (statementMode == .unnamed || statementNumber != nil)
+        let holdsWrites = !query.readOnly
+        if openSegmentCount > 0 && (!shares || holdsWrites != openSegmentHoldsWrites) && !closeSegment() {
             // The open segment's Sync could not go out: the connection failed and answered
             // everything it had sent, but not this query, which is not in `sent` yet. Without
             // this its caller would wait forever (seen: a pool test hung about one run in twelve
@@ -270,6 +281,7 @@ final class LibPQConnection: EventLoopHandler, @unchecked Sendable {
             return
         }
         if shares {
+            openSegmentHoldsWrites = holdsWrites
             openSegmentCount += 1
             if openSegmentCount >= Self.maximumSegmentCount { _ = closeSegment() }
         } else {
@@ -401,21 +413,41 @@ final class LibPQConnection: EventLoopHandler, @unchecked Sendable {
     }
 
     /// The Sync of the writes' segment is in: each completes with what its statement got, or with
-    /// the error its commit met.
+    /// the error its commit met. Writes that shared a segment that failed in any way were all
+    /// rolled back; each goes out again on its own (once), so each caller gets its own outcome.
     private func completeAwaitingCommit() {
         guard !awaitingCommit.isEmpty else { return }
-        for query in awaitingCommit { finished(query) }
-        awaitingCommit.removeAll(keepingCapacity: true)
+        let rerun = awaitingCommit.count > 1 && (groupFailed || awaitingCommit.contains { $0.error != nil })
+        groupFailed = false
+        // Taken out first: a resend can fail the connection, which fails what is still awaiting.
+        var queries: [PendingQuery] = []
+        swap(&queries, &awaitingCommit)
+        for query in queries {
+            if rerun && query.isAwaited && !query.resent {
+                resentCount.add(1, ordering: .relaxed)
+                query.prepareToResend()
+                submit(query)
+            } else {
+                finished(query)
+            }
+        }
+        queries.removeAll(keepingCapacity: true)
+        if awaitingCommit.isEmpty { swap(&queries, &awaitingCommit) }  // keeps the storage
     }
 
-    /// The segment's transaction failed as it committed: its writes get the error unless their
-    /// statement already failed (and a read-only segment's reads, already answered, keep their
-    /// rows: they read them).
+    /// The segment's transaction failed as it committed. A write alone in its segment gets the
+    /// error unless its statement already failed; writes that shared the segment are sent again
+    /// (see ``completeAwaitingCommit()``); a read-only segment's reads, already answered, keep
+    /// their rows: they read them.
     private func commitFailed(_ result: OpaquePointer) {
         let status = PQresultStatus(result)
         let error = status == PGRES_PIPELINE_ABORTED ? nil : queryError(result)
         PQclear(result)
         guard let error else { return }
+        if awaitingCommit.count > 1 {
+            groupFailed = true
+            return
+        }
         for query in awaitingCommit where query.error == nil {
             query.error = error
             query.result = nil
@@ -578,8 +610,10 @@ final class LibPQConnection: EventLoopHandler, @unchecked Sendable {
     private func failAll(_ error: PGError) {
         openSegmentCount = 0
         // Their commit was not confirmed: it may or may not have happened.
-        for query in awaitingCommit { finished(query, failing: error) }
-        awaitingCommit.removeAll()
+        var queries: [PendingQuery] = []
+        swap(&queries, &awaitingCommit)
+        groupFailed = false
+        for query in queries { finished(query, failing: error) }
         while let expected = sent.removeFirst() {
             guard case .query(let query) = expected else { continue }
             finished(query, failing: error)

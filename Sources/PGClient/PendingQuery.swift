@@ -16,8 +16,11 @@ final class PendingQuery: @unchecked Sendable {
     /// A read-only statement, which may share its pipeline segment (one implicit transaction, one
     /// Sync) with other read-only statements.
     let readOnly: Bool
+    /// A write that may share its segment (and so its transaction and commit) with other such
+    /// writes; ignored for a read-only statement.
+    let groupCommit: Bool
     /// Skipped by the server because another statement of its segment failed; a read-only query
-    /// is then sent again, on its own.
+    /// is then sent again, on its own (a write of a shared segment is, whatever happened to it).
     var aborted = false
     var resent = false
     private var continuation: UnsafeContinuation<QueryResult, any Error>?
@@ -33,10 +36,11 @@ final class PendingQuery: @unchecked Sendable {
     var result: QueryResult?
     var error: PGError?
 
-    init(sql: String, parameters: EncodedParameters, readOnly: Bool) {
+    init(sql: String, parameters: EncodedParameters, readOnly: Bool, groupCommit: Bool = false) {
         self.sql = sql
         self.parameters = parameters
         self.readOnly = readOnly
+        self.groupCommit = groupCommit
     }
 
     /// Whether it should be sent again rather than completed: read-only, skipped only because

@@ -327,7 +327,8 @@ public actor SessionStore {
     /// so that the merge cannot be overtaken in turn.
     /// - Throws: ``SessionStoreError/Code/sessionNotFound`` when the row is gone.
     private nonisolated(nonsending) func perform(_ write: Write, for session: Session) async throws -> Write {
-        let result = try await pool.query(write.sql, write.parameters)
+        // One row each, safe to run again after a rollback: concurrent saves share a commit.
+        let result = try await pool.query(write.sql, write.parameters, groupCommit: true)
         if !write.findsRow || result.affectedRows == 1 { return write }
         if case .touch = write.kind { throw Self.gone }  // a touch finds any live row
         // Gone, or changed since the session was loaded. Rare, so a transaction of its own;
@@ -480,7 +481,7 @@ public actor SessionStore {
     @discardableResult
     public nonisolated(nonsending) func destroy(_ session: inout Session) async throws -> HTTPField {
         if !session.isNew {
-            _ = try await pool.query(table.deleteSQL, [.text(session.id)])
+            _ = try await pool.query(table.deleteSQL, [.text(session.id)], groupCommit: true)
         }
         let field = HTTPField(
             name: .setCookie,

@@ -66,23 +66,33 @@ struct ConnectionPoolTests {
     /// A write's implicit transaction commits when the server reaches its Sync, after the
     /// statement itself has completed; a deferred constraint is checked only then. The caller
     /// must hear of a commit that fails, and must not hear "done" before the commit.
-    @Test func aWriteWhoseCommitFailsFailsItsCaller() async throws {
+    /// Holds the pool's I/O thread for a moment, so that queries submitted meanwhile are sent in
+    /// one loop tick (and so share segments where they may), as under load.
+    private func holdTheIOThread(of pool: ConnectionPool) {
+        pool.loop.execute { usleep(100_000) }
+    }
+
+    @Test(arguments: [false, true])
+    func aWriteWhoseCommitFailsFailsItsCaller(groupCommit: Bool) async throws {
         let table = TestDatabase.uniqueName("deferred")
-        try await withPool({ $0.maximumConnections = 1 }) { pool in
+        try await withPool({ $0.maximumConnections = 1; $0.writeCost = 1 }) { pool in
             _ = try await pool.query("CREATE TABLE \(table) (id int8 UNIQUE DEFERRABLE INITIALLY DEFERRED)")
             _ = try await pool.query("INSERT INTO \(table) VALUES (1)")
-            // One connection: the failing commits share its pipeline with the other callers.
+            // One connection: the failing commits share its pipeline with the other callers
+            // (and, grouped, their segments).
+            holdTheIOThread(of: pool)
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for index in 0..<200 {
                     group.addTask {
                         if index % 2 == 0 {
                             let error = await #expect(throws: PGError.self) {
-                                try await pool.query("INSERT INTO \(table) VALUES ($1)", [.int8(1)])
+                                try await pool.query("INSERT INTO \(table) VALUES ($1)", [.int8(1)], groupCommit: groupCommit)
                             }
                             #expect(error?.sqlState == .uniqueViolation)
                             #expect(error?.isQueryError == true)
                         } else {
-                            let result = try await pool.query("INSERT INTO \(table) VALUES ($1)", [.int8(Int64(index + 1))])
+                            let result = try await pool.query(
+                                "INSERT INTO \(table) VALUES ($1)", [.int8(Int64(index + 1))], groupCommit: groupCommit)
                             #expect(result.affectedRows == 1)
                         }
                     }
@@ -92,7 +102,89 @@ struct ConnectionPoolTests {
             let rows = try await pool.query("SELECT count(*), count(*) FILTER (WHERE id = 1) FROM \(table)").first
             #expect(try rows?.decode(Int.self, column: 0) == 101)
             #expect(try rows?.decode(Int.self, column: 1) == 1)
+            // Grouped, each failed commit sent its group's writes again, one by one.
+            #expect((await pool.resentQueryCount > 0) == groupCommit)
             #expect(await pool.connectionCount == 1)
+            _ = try await pool.query("DROP TABLE \(table)")
+        }
+    }
+
+    /// Writes marked for group commit, sent together on one connection, commit together (rows
+    /// written in one transaction share its ID); one that fails (here a unique violation) takes
+    /// none of the others down: they run again on their own, and each caller gets its own outcome.
+    @Test func groupedWritesShareACommitAndAFailingOneFailsOnlyItsCaller() async throws {
+        let table = TestDatabase.uniqueName("grouped")
+        try await withPool({ $0.maximumConnections = 1; $0.writeCost = 1 }) { pool in
+            _ = try await pool.query("CREATE TABLE \(table) (id int8 PRIMARY KEY, tx int8 NOT NULL DEFAULT txid_current())")
+            _ = try await pool.query("INSERT INTO \(table) (id) VALUES (0)")
+            let insert = "INSERT INTO \(table) (id) VALUES ($1)"
+            // All succeed: they share commits.
+            holdTheIOThread(of: pool)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for id in 1...300 {
+                    group.addTask {
+                        let result = try await pool.query(insert, [.int8(Int64(id))], groupCommit: true)
+                        #expect(result.affectedRows == 1)
+                    }
+                }
+                try await group.waitForAll()
+            }
+            let shared = try #require(try await pool.query(
+                "SELECT count(DISTINCT tx), max(n) FROM (SELECT tx, count(*) OVER (PARTITION BY tx) AS n FROM \(table) WHERE id > 0) r").first)
+            #expect(try shared.decode(Int.self, column: 0) < 300)
+            #expect(try shared.decode(Int.self, column: 1) >= 10)
+            #expect(await pool.resentQueryCount == 0)
+            // One in ten fails: each caller gets its own outcome; the others are written.
+            holdTheIOThread(of: pool)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for index in 1...300 {
+                    group.addTask {
+                        if index % 10 == 0 {
+                            let error = await #expect(throws: PGError.self) {
+                                try await pool.query(insert, [.int8(0)], groupCommit: true)
+                            }
+                            #expect(error?.sqlState == .uniqueViolation)
+                        } else {
+                            let result = try await pool.query(insert, [.int8(Int64(300 + index))], groupCommit: true)
+                            #expect(result.affectedRows == 1)
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            let count = try await pool.query("SELECT count(*) FROM \(table)").first?.decode(Int.self, column: 0)
+            #expect(count == 1 + 300 + 270)
+            #expect(await pool.resentQueryCount > 0)
+            _ = try await pool.query("DROP TABLE \(table)")
+        }
+    }
+
+    /// Reads never share a segment with grouped writes: a read in the same moment must not see a
+    /// row that a grouped write inserted and then failed to commit.
+    @Test func aReadNeverSeesAGroupedWriteThatFailedToCommit() async throws {
+        let table = TestDatabase.uniqueName("unseen")
+        try await withPool({ $0.maximumConnections = 1; $0.writeCost = 1 }) { pool in
+            _ = try await pool.query("CREATE TABLE \(table) (id int8 UNIQUE DEFERRABLE INITIALLY DEFERRED, note text)")
+            _ = try await pool.query("INSERT INTO \(table) VALUES (1, 'kept')")
+            holdTheIOThread(of: pool)
+            let seen = try await withThrowingTaskGroup(of: Int.self) { group in
+                for index in 0..<300 {
+                    group.addTask {
+                        if index % 2 == 0 {
+                            await #expect(throws: PGError.self) {
+                                try await pool.query("INSERT INTO \(table) VALUES (1, 'doomed')", groupCommit: true)
+                            }
+                            return 0
+                        }
+                        let rows = try await pool.query("SELECT count(*) FROM \(table) WHERE note = 'doomed'", readOnly: true)
+                        return try rows.first?.decode(Int.self, column: 0) ?? 0
+                    }
+                }
+                return try await group.reduce(0, +)
+            }
+            #expect(seen == 0)
+            let count = try await pool.query("SELECT count(*) FROM \(table)").first?.decode(Int.self, column: 0)
+            #expect(count == 1)
             _ = try await pool.query("DROP TABLE \(table)")
         }
     }
