@@ -189,6 +189,38 @@ struct ConnectionPoolTests {
         }
     }
 
+    /// A connection reserved for a transaction may still have queries leased to it and not yet
+    /// sent; sent after the transaction's BEGIN, they would run inside it (and vanish with its
+    /// ROLLBACK, after reporting success, or fail with 25P02 in an aborted one).
+    @Test func queriesLeasedBeforeAReservationNeverRunInsideItsTransaction() async throws {
+        let table = TestDatabase.uniqueName("outside")
+        try await withPool({ $0.maximumConnections = 2; $0.minimumConnections = 2 }) { pool in
+            _ = try await pool.query("CREATE TABLE \(table) (id int8 PRIMARY KEY)")
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for id in 1...2_000 {
+                    group.addTask {
+                        _ = try await pool.query("INSERT INTO \(table) VALUES ($1)", [.int8(Int64(id))], groupCommit: id % 2 == 0)
+                    }
+                }
+                for _ in 0..<4 {
+                    group.addTask {
+                        for _ in 0..<25 {
+                            try await pool.withConnection { connection in
+                                _ = try await connection.query("BEGIN")
+                                _ = try await connection.query("SELECT 1")
+                                _ = try await connection.query("ROLLBACK")
+                            }
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            let count = try await pool.query("SELECT count(*) FROM \(table)").first?.decode(Int.self, column: 0)
+            #expect(count == 2_000)
+            _ = try await pool.query("DROP TABLE \(table)")
+        }
+    }
+
     @Test func syntaxErrorsFailCleanlyAndTheStatementCanBeFixed() async throws {
         try await withPool({ $0.maximumConnections = 1 }) { pool in
             for _ in 0..<3 {
