@@ -272,6 +272,9 @@ public actor SessionStore {
     ///   so changes to different keys both survive; for a key both changed, this save wins. On
     ///   return ``Session/values`` holds the merged values.
     /// - `options.maxAge < 0` deletes the row and returns an expiring cookie.
+    /// - Writes of concurrent saves sent at the same moment share one commit (the pool's group
+    ///   commit, see `ConnectionPool.query(_:_:readOnly:groupCommit:)`); each save still gets its
+    ///   own outcome.
     ///
     /// - Parameter session: the session; on return it is no longer new and its changes count as stored.
     /// - Returns: the `Set-Cookie` header field (the cookie carries only the signed session ID).
