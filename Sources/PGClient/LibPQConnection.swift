@@ -82,7 +82,7 @@ final class LibPQConnection: EventLoopHandler, @unchecked Sendable {
     private var sent = FIFO<Expected>()
     /// Writes whose statement has completed, waiting for their segment's Sync: the implicit
     /// transaction commits only there, and the commit can still fail (a deferred constraint, a
-    /// serialization failure). At most one by construction (a write has its segment to itself).
+    /// serialization failure). One write, or the writes of one group-commit segment.
     private var awaitingCommit: [PendingQuery] = []
     /// Queries sent since the last Sync into a segment that others may still join.
     private var openSegmentCount = 0
