@@ -143,10 +143,9 @@ public actor ConnectionPool {
     /// all are rolled back and each runs again on its own, so that each caller gets its own
     /// statement's outcome; a statement must therefore be safe to run a second time after a
     /// rollback, and mean the same in a transaction with others (no `VACUUM`, no `SET`, no
-    /// transaction-control statements). Until the
-    /// commit, the rows it writes stay locked: two such groups writing the same rows in
-    /// opposite orders deadlock, which PostgreSQL resolves after `deadlock_timeout` by failing
-    /// one, whose statements then run again on their own.
+    /// transaction-control statements). Until the commit, the rows it writes stay locked: two
+    /// such groups writing the same rows in opposite orders deadlock, which PostgreSQL resolves
+    /// after `deadlock_timeout` by failing one, whose statements then run again on their own.
     ///
     /// - Parameters:
     ///   - sql: one SQL statement.

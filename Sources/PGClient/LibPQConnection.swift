@@ -88,8 +88,6 @@ final class LibPQConnection: EventLoopHandler, @unchecked Sendable {
     private var openSegmentCount = 0
     /// What the open segment holds: read-only queries, or writes marked for group commit.
     private var openSegmentHoldsWrites = false
-    /// The writes in `awaitingCommit` share a segment that failed (one of them, or the commit).
-    private var groupFailed = false
     /// The most queries in one segment: bounds the work repeated when one fails.
     private static let maximumSegmentCount = 64
     /// The statements prepared on this connection, by number (the server knows them as
@@ -417,16 +415,13 @@ final class LibPQConnection: EventLoopHandler, @unchecked Sendable {
     /// rolled back; each goes out again on its own (once), so each caller gets its own outcome.
     private func completeAwaitingCommit() {
         guard !awaitingCommit.isEmpty else { return }
-        let rerun = awaitingCommit.count > 1 && (groupFailed || awaitingCommit.contains { $0.error != nil })
-        groupFailed = false
+        let rerun = awaitingCommit.count > 1 && awaitingCommit.contains { $0.error != nil }
         // Taken out first: a resend can fail the connection, which fails what is still awaiting.
         var queries: [PendingQuery] = []
         swap(&queries, &awaitingCommit)
         for query in queries {
             if rerun && query.isAwaited && !query.resent {
-                resentCount.add(1, ordering: .relaxed)
-                query.prepareToResend()
-                submit(query)
+                resend(query)
             } else {
                 finished(query)
             }
@@ -435,19 +430,15 @@ final class LibPQConnection: EventLoopHandler, @unchecked Sendable {
         if awaitingCommit.isEmpty { swap(&queries, &awaitingCommit) }  // keeps the storage
     }
 
-    /// The segment's transaction failed as it committed. A write alone in its segment gets the
-    /// error unless its statement already failed; writes that shared the segment are sent again
-    /// (see ``completeAwaitingCommit()``); a read-only segment's reads, already answered, keep
-    /// their rows: they read them.
+    /// The segment's transaction failed as it committed: its writes get the error unless their
+    /// statement already failed (writes that shared the segment are then sent again, see
+    /// ``completeAwaitingCommit()``); a read-only segment's reads, already answered, keep their
+    /// rows: they read them.
     private func commitFailed(_ result: OpaquePointer) {
         let status = PQresultStatus(result)
         let error = status == PGRES_PIPELINE_ABORTED ? nil : queryError(result)
         PQclear(result)
         guard let error else { return }
-        if awaitingCommit.count > 1 {
-            groupFailed = true
-            return
-        }
         for query in awaitingCommit where query.error == nil {
             query.error = error
             query.result = nil
@@ -458,12 +449,17 @@ final class LibPQConnection: EventLoopHandler, @unchecked Sendable {
     /// its shared segment failed, goes out again in a segment of its own.
     private func finish(_ query: PendingQuery) {
         if query.shouldResend {
-            resentCount.add(1, ordering: .relaxed)
-            query.prepareToResend()
-            submit(query)
-            return
+            resend(query)
+        } else {
+            finished(query)
         }
-        finished(query)
+    }
+
+    /// Sends `query` again, in a segment of its own.
+    private func resend(_ query: PendingQuery) {
+        resentCount.add(1, ordering: .relaxed)
+        query.prepareToResend()
+        submit(query)
     }
 
     private func handle(_ result: OpaquePointer, for head: PendingQuery) {
@@ -612,7 +608,6 @@ final class LibPQConnection: EventLoopHandler, @unchecked Sendable {
         // Their commit was not confirmed: it may or may not have happened.
         var queries: [PendingQuery] = []
         swap(&queries, &awaitingCommit)
-        groupFailed = false
         for query in queries { finished(query, failing: error) }
         while let expected = sent.removeFirst() {
             guard case .query(let query) = expected else { continue }

@@ -63,15 +63,42 @@ struct ConnectionPoolTests {
         }
     }
 
-    /// A write's implicit transaction commits when the server reaches its Sync, after the
-    /// statement itself has completed; a deferred constraint is checked only then. The caller
-    /// must hear of a commit that fails, and must not hear "done" before the commit.
     /// Holds the pool's I/O thread for a moment, so that queries submitted meanwhile are sent in
     /// one loop tick (and so share segments where they may), as under load.
     private func holdTheIOThread(of pool: ConnectionPool) {
         pool.loop.execute { usleep(100_000) }
     }
 
+    /// Runs `insert` once per index, all at once behind a held I/O thread: an index that
+    /// `failing` picks inserts `duplicate` and must fail with a unique violation (a query error);
+    /// every other inserts `id(index)` and must write one row.
+    private func insertAtOnce(
+        _ pool: ConnectionPool, _ insert: String, _ indices: ClosedRange<Int>, groupCommit: Bool,
+        id: @escaping @Sendable (Int) -> Int64, duplicate: Int64 = 0, failing: @escaping @Sendable (Int) -> Bool = { _ in false }
+    ) async throws {
+        holdTheIOThread(of: pool)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in indices {
+                group.addTask {
+                    if failing(index) {
+                        let error = await #expect(throws: PGError.self) {
+                            try await pool.query(insert, [.int8(duplicate)], groupCommit: groupCommit)
+                        }
+                        #expect(error?.sqlState == .uniqueViolation)
+                        #expect(error?.isQueryError == true)
+                    } else {
+                        let result = try await pool.query(insert, [.int8(id(index))], groupCommit: groupCommit)
+                        #expect(result.affectedRows == 1)
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+    }
+
+    /// A write's implicit transaction commits when the server reaches its Sync, after the
+    /// statement itself has completed; a deferred constraint is checked only then. The caller
+    /// must hear of a commit that fails, and must not hear "done" before the commit.
     @Test(arguments: [false, true])
     func aWriteWhoseCommitFailsFailsItsCaller(groupCommit: Bool) async throws {
         let table = TestDatabase.uniqueName("deferred")
@@ -80,25 +107,9 @@ struct ConnectionPoolTests {
             _ = try await pool.query("INSERT INTO \(table) VALUES (1)")
             // One connection: the failing commits share its pipeline with the other callers
             // (and, grouped, their segments).
-            holdTheIOThread(of: pool)
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                for index in 0..<200 {
-                    group.addTask {
-                        if index % 2 == 0 {
-                            let error = await #expect(throws: PGError.self) {
-                                try await pool.query("INSERT INTO \(table) VALUES ($1)", [.int8(1)], groupCommit: groupCommit)
-                            }
-                            #expect(error?.sqlState == .uniqueViolation)
-                            #expect(error?.isQueryError == true)
-                        } else {
-                            let result = try await pool.query(
-                                "INSERT INTO \(table) VALUES ($1)", [.int8(Int64(index + 1))], groupCommit: groupCommit)
-                            #expect(result.affectedRows == 1)
-                        }
-                    }
-                }
-                try await group.waitForAll()
-            }
+            try await insertAtOnce(
+                pool, "INSERT INTO \(table) VALUES ($1)", 0...199, groupCommit: groupCommit,
+                id: { Int64($0 + 1) }, duplicate: 1, failing: { $0 % 2 == 0 })
             let rows = try await pool.query("SELECT count(*), count(*) FILTER (WHERE id = 1) FROM \(table)").first
             #expect(try rows?.decode(Int.self, column: 0) == 101)
             #expect(try rows?.decode(Int.self, column: 1) == 1)
@@ -119,39 +130,15 @@ struct ConnectionPoolTests {
             _ = try await pool.query("INSERT INTO \(table) (id) VALUES (0)")
             let insert = "INSERT INTO \(table) (id) VALUES ($1)"
             // All succeed: they share commits.
-            holdTheIOThread(of: pool)
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                for id in 1...300 {
-                    group.addTask {
-                        let result = try await pool.query(insert, [.int8(Int64(id))], groupCommit: true)
-                        #expect(result.affectedRows == 1)
-                    }
-                }
-                try await group.waitForAll()
-            }
+            try await insertAtOnce(pool, insert, 1...300, groupCommit: true, id: { Int64($0) })
             let shared = try #require(try await pool.query(
                 "SELECT count(DISTINCT tx), max(n) FROM (SELECT tx, count(*) OVER (PARTITION BY tx) AS n FROM \(table) WHERE id > 0) r").first)
             #expect(try shared.decode(Int.self, column: 0) < 300)
             #expect(try shared.decode(Int.self, column: 1) >= 10)
             #expect(await pool.resentQueryCount == 0)
             // One in ten fails: each caller gets its own outcome; the others are written.
-            holdTheIOThread(of: pool)
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                for index in 1...300 {
-                    group.addTask {
-                        if index % 10 == 0 {
-                            let error = await #expect(throws: PGError.self) {
-                                try await pool.query(insert, [.int8(0)], groupCommit: true)
-                            }
-                            #expect(error?.sqlState == .uniqueViolation)
-                        } else {
-                            let result = try await pool.query(insert, [.int8(Int64(300 + index))], groupCommit: true)
-                            #expect(result.affectedRows == 1)
-                        }
-                    }
-                }
-                try await group.waitForAll()
-            }
+            try await insertAtOnce(
+                pool, insert, 1...300, groupCommit: true, id: { Int64(300 + $0) }, failing: { $0 % 10 == 0 })
             let count = try await pool.query("SELECT count(*) FROM \(table)").first?.decode(Int.self, column: 0)
             #expect(count == 1 + 300 + 270)
             #expect(await pool.resentQueryCount > 0)
