@@ -684,9 +684,9 @@ struct ConnectionPoolTests {
 private final class Answers: Sendable {
     private let answers = Mutex<[String: Result<Int, PGError>]>([:])
 
-    func record(_ name: String, _ answer: Result<Int, PGError>) { answers.withLock { $0[name] = answer } }
-    var count: Int { answers.withLock { $0.count } }
-    subscript(name: String) -> Result<Int, PGError>? { answers.withLock { $0[name] } }
+    func record(_ name: String, _ answer: Result<Int, PGError>) { answers.withLock(announcingTo: self) { $0[name] = answer } }
+    var count: Int { answers.withLock(announcingTo: self) { $0.count } }
+    subscript(name: String) -> Result<Int, PGError>? { answers.withLock(announcingTo: self) { $0[name] } }
 }
 
 @Suite("Server restart", .serialized)
@@ -827,5 +827,5 @@ struct PoolTaskExecutorTests {
 private final class FirstAnswer<T: Sendable>: Sendable {
     private let continuation: Mutex<CheckedContinuation<T?, Never>?>
     init(_ continuation: CheckedContinuation<T?, Never>) { self.continuation = Mutex(continuation) }
-    func give(_ value: T?) { continuation.withLock { $0.take() }?.resume(returning: value) }
+    func give(_ value: T?) { continuation.withLock(announcingTo: self) { $0.take() }?.resume(returning: value) }
 }

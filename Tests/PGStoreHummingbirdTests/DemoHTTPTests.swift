@@ -84,7 +84,7 @@ final class RecordingLogHandler: LogHandler, Sendable {
     var logLevel: Logger.Level { get { .info } set {} }
     subscript(metadataKey key: String) -> Logger.Metadata.Value? { get { nil } set {} }
     func log(event: LogEvent) {
-        lines.withLock { $0.append("\(event.level) \(event.message)") }
+        lines.withLock(announcingTo: self) { $0.append("\(event.level) \(event.message)") }
     }
 }
 
@@ -244,7 +244,7 @@ struct HTTPServerRestartTests {
             try TestEnvironment.pgctl("stop")
             let down = try await client.execute(uri: "/", method: .get)
             #expect(down.status == .serviceUnavailable)
-            #expect(recorder.lines.withLock { $0.contains { $0.hasPrefix("error session store unavailable") } })
+            #expect(recorder.lines.withLock(announcingTo: recorder) { $0.contains { $0.hasPrefix("error session store unavailable") } })
             try TestEnvironment.pgctl("start")
             var recovered = false
             for _ in 0..<50 {
