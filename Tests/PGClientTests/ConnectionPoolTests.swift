@@ -321,10 +321,7 @@ struct ConnectionPoolTests {
             Task {
                 let outcome: Result<Int, PGError>
                 do {
-                    let result = try await withUnsafeThrowingContinuation { continuation in
-                        query.setContinuation(continuation)
-                        gate.signal()
-                    }
+                    let result = try await answer(to: query) { gate.signal() }
                     outcome = .success(try result.first?.decode(Int.self, column: 0) ?? -1)
                 } catch let error as PGError {
                     outcome = .failure(error)
@@ -780,10 +777,7 @@ struct PoolTaskExecutorTests {
         let query = PendingQuery(sql: "SELECT 1", parameters: try EncodedParameters([]), readOnly: true)
         let outcome = await within(.seconds(10)) { () -> PGError.Code? in
             do {
-                _ = try await withUnsafeThrowingContinuation { continuation in
-                    query.setContinuation(continuation)
-                    connection.loop.submit(query, to: connection)
-                }
+                _ = try await answer(to: query) { connection.loop.submit(query, to: connection) }
                 return nil
             } catch {
                 return (error as? PGError)?.code
@@ -820,6 +814,17 @@ struct PoolTaskExecutorTests {
         }.value
         #expect(!outcome.onLoop, "runs on the global executor once the I/O thread stopped")
         #expect(outcome.code == .poolClosed)
+    }
+}
+
+/// What the I/O thread answers to `query`, awaited as `ConnectionPool.run` awaits it: `send`
+/// hands the query on once its continuation is set, and the answer's hand-off from the I/O
+/// thread is announced to ThreadSanitizer.
+private func answer(to query: PendingQuery, send: () -> Void) async throws -> QueryResult {
+    defer { ThreadSanitizer.acquire(query) }
+    return try await withUnsafeThrowingContinuation { continuation in
+        query.setContinuation(continuation)
+        send()
     }
 }
 
