@@ -9,7 +9,7 @@ import CLibPQ
 /// caller never waits for another caller's round trip and one statement's failure affects only its
 /// own caller. Queries are packed into few connections (``Configuration/preferredPipelineDepth``)
 /// so they travel in batches; read-only ones may share a segment, and so may writes that allow
-/// group commit (see ``query(_:_:readOnly:groupCommit:)``). Dead connections are replaced in the
+/// group commit (see ``query(_:_:readOnly:groupCommitKey:)``). Dead connections are replaced in the
 /// background with exponential backoff.
 ///
 /// ```swift
@@ -137,15 +137,19 @@ public actor ConnectionPool {
     /// before the commit is confirmed, it throws a connection error and may or may not have
     /// committed.
     ///
-    /// With `groupCommit`, a write may share its segment with other such writes sent at the same
-    /// moment on the same connection: one transaction, so one commit (and, on a server that
+    /// With a `groupCommitKey`, a write may share its segment with other such writes sent at the
+    /// same moment on the same connection: one transaction, so one commit (and, on a server that
     /// syncs its log, one log flush) for all of them. Should any of them fail, or their commit,
     /// all are rolled back and each runs again on its own, so that each caller gets its own
     /// statement's outcome; a statement must therefore be safe to run a second time after a
     /// rollback, and mean the same in a transaction with others (no `VACUUM`, no `SET`, no
-    /// transaction-control statements). Until the commit, the rows it writes stay locked: two
-    /// such groups writing the same rows in opposite orders deadlock, which PostgreSQL resolves
-    /// after `deadlock_timeout` by failing one, whose statements then run again on their own.
+    /// transaction-control statements). Until the commit, the rows it writes stay locked, so a
+    /// group's writes are sent in the order of their keys (`String`'s `<`): when each
+    /// key names the one row its statement locks, every group locks shared rows in the same
+    /// order, and groups on different connections (or in different processes using this
+    /// library) wait for each other instead of deadlocking. Without that order, two groups
+    /// writing the same rows in opposite orders deadlock, and PostgreSQL breaks the tie only
+    /// after `deadlock_timeout` (1 s by default).
     ///
     /// - Parameters:
     ///   - sql: one SQL statement.
@@ -153,8 +157,10 @@ public actor ConnectionPool {
     ///   - readOnly: whether the statement changes nothing, as a plain `SELECT`. Leave it
     ///     `false` for anything with side effects: in a shared segment those could be rolled
     ///     back by another caller's failure after reporting success.
-    ///   - groupCommit: whether a write (`readOnly` false) may commit together with other such
-    ///     writes, as described above; for short single-row writes under concurrent load.
+    ///   - groupCommitKey: for a write (`readOnly` false) that may commit together with other
+    ///     such writes, as described above, what it locks: usually the key of the one row it
+    ///     writes. For short single-row writes under concurrent load; `nil` (the default): the
+    ///     write commits on its own.
     /// - Returns: the statement's rows (empty for statements that return none).
     /// - Throws: ``PGError`` (query or connection failure, timeout, closed pool), or
     ///   `CancellationError`.
@@ -165,7 +171,7 @@ public actor ConnectionPool {
     /// lock; a get through the session store (and the benchmark's loop around it) made 12 task
     /// switches, 10 with this.
     public nonisolated(nonsending) func query(
-        _ sql: String, _ parameters: [PGValue] = [], readOnly: Bool = false, groupCommit: Bool = false
+        _ sql: String, _ parameters: [PGValue] = [], readOnly: Bool = false, groupCommitKey: String? = nil
     ) async throws -> QueryResult {
         let encoded = try EncodedParameters(parameters)
         var connection = if let leased = fastLease() { leased } else { try await lease(exclusive: false) }
@@ -174,7 +180,7 @@ public actor ConnectionPool {
         // which every waiting caller keeps allocated.
         while true {
             do {
-                return try await run(sql, encoded, readOnly: readOnly, groupCommit: groupCommit, on: connection)
+                return try await run(sql, encoded, readOnly: readOnly, groupCommitKey: groupCommitKey, on: connection)
             } catch let error as PGError where error.wasNotSent && !retried {
                 // The connection died before the query left; running it on another is safe.
                 retried = true
@@ -307,10 +313,10 @@ public actor ConnectionPool {
     // MARK: Running queries
 
     nonisolated(nonsending) func run(
-        _ sql: String, _ parameters: EncodedParameters, readOnly: Bool = false, groupCommit: Bool = false,
+        _ sql: String, _ parameters: EncodedParameters, readOnly: Bool = false, groupCommitKey: String? = nil,
         on connection: LibPQConnection
     ) async throws -> QueryResult {
-        let pending = PendingQuery(sql: sql, parameters: parameters, readOnly: readOnly, groupCommit: groupCommit)
+        let pending = PendingQuery(sql: sql, parameters: parameters, readOnly: readOnly, groupCommitKey: groupCommitKey)
         let loop = self.loop
         // What the I/O thread wrote into the result before resuming us (see ThreadSanitizer).
         defer { ThreadSanitizer.acquire(pending) }

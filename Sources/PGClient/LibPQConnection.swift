@@ -90,6 +90,9 @@ final class LibPQConnection: EventLoopHandler, @unchecked Sendable {
     private var openSegmentHoldsWrites = false
     /// The most queries in one segment: bounds the work repeated when one fails.
     private static let maximumSegmentCount = 64
+    /// Group-commit writes submitted during this tick, sent at its end in the order of their
+    /// keys (see ``sendHeldWrites()``).
+    private var heldWrites: [(key: String, query: PendingQuery)] = []
     /// The statements prepared on this connection, by number (the server knows them as
     /// `pgs<number>`, see ``withStatementName(_:_:)``).
     private var statementNumbers: [StatementKey: Int] = [:]
@@ -211,8 +214,9 @@ final class LibPQConnection: EventLoopHandler, @unchecked Sendable {
 
     // MARK: Queries
 
-    /// Sends `query`: in its own pipeline segment, or, when read-only, in the segment shared by
-    /// this tick's read-only queries. Its result arrives through `handleEvent`.
+    /// Sends `query`: in its own pipeline segment; when read-only, in the segment shared by this
+    /// tick's read-only queries; a group-commit write at the end of the tick, with the tick's
+    /// others (``sendHeldWrites()``). Its result arrives through `handleEvent`.
     func submit(_ query: PendingQuery) {
         query.submitted = true
         // A write weighs more in the pool's packing from now until it finishes (the lease
@@ -225,7 +229,7 @@ final class LibPQConnection: EventLoopHandler, @unchecked Sendable {
             finished(query, failing: CancellationError())
             return
         }
-        guard state == .ready, let pg else {
+        guard state == .ready, pg != nil else {
             failUnsent(query, code: state == .draining ? .connectionClosed : .connectionFailed)
             return
         }
@@ -237,8 +241,46 @@ final class LibPQConnection: EventLoopHandler, @unchecked Sendable {
         let statementNumber = statementMode == .named ? preparedNumber(sql: query.sql, types: query.parameters.types) : nil
         // A Parse never goes into a shared segment: skipped there (because another statement
         // failed), it would leave later queries naming a statement the server never created.
-        let shares = (query.readOnly || query.groupCommit) && !query.resent
-            && (statementMode == .unnamed || statementNumber != nil)
+        let canShare = !query.resent && (statementMode == .unnamed || statementNumber != nil)
+        if !query.readOnly, let key = query.groupCommitKey, canShare {
+            heldWrites.append((key, query))
+            return
+        }
+        transmit(query, statementNumber: statementNumber, shares: query.readOnly && canShare)
+    }
+
+    /// Sends this tick's group-commit writes, in one segment (or more, of at most
+    /// ``maximumSegmentCount``), sorted by their keys. A group's rows stay locked until its
+    /// commit; groups that lock rows in one order (the keys') wait for each other where groups
+    /// sent in arrival order could each hold a row the other wants, a deadlock that PostgreSQL
+    /// breaks only after `deadlock_timeout` (one second by default). Seen at 512 tasks saving
+    /// 2,000 sessions: 7 deadlocks in 10 seconds and a p99 of 1,040 ms.
+    private func sendHeldWrites() {
+        guard !heldWrites.isEmpty else { return }
+        var writes: [(key: String, query: PendingQuery)] = []
+        swap(&writes, &heldWrites)
+        // The standard library's order: for ASCII keys (as session IDs are) their bytes' order.
+        writes.sort { $0.key < $1.key }
+        for (_, query) in writes {
+            if !query.isAwaited {
+                // Cancelled while held: never sent, so it finishes here.
+                finished(query, failing: CancellationError())
+            } else if state != .ready || pg == nil {
+                failUnsent(query, code: state == .draining ? .connectionClosed : .connectionFailed)
+            } else {
+                let statementNumber = statementMode == .named ? preparedNumber(sql: query.sql, types: query.parameters.types) : nil
+                transmit(query, statementNumber: statementNumber, shares: statementMode == .unnamed || statementNumber != nil)
+            }
+        }
+    }
+
+    /// Sends `query` into the open segment when it `shares` one with the queries there (reads
+    /// with reads, group-commit writes with group-commit writes), else into a segment of its own.
+    private func transmit(_ query: PendingQuery, statementNumber: Int?, shares: Bool) {
+        guard let pg else {
+            failUnsent(query, code: .connectionFailed)
+            return
+        }
         let holdsWrites = !query.readOnly
         if openSegmentCount > 0 && (!shares || holdsWrites != openSegmentHoldsWrites) && !closeSegment() {
             // The open segment's Sync could not go out: the connection failed and answered
@@ -326,6 +368,7 @@ final class LibPQConnection: EventLoopHandler, @unchecked Sendable {
 
     func flushAtEndOfTick() {
         flushScheduled = false
+        sendHeldWrites()
         if openSegmentCount > 0 && (state == .ready || state == .draining) && !closeSegment() { return }
         syncedThisTick = false
         flush()
@@ -605,6 +648,10 @@ final class LibPQConnection: EventLoopHandler, @unchecked Sendable {
 
     private func failAll(_ error: PGError) {
         openSegmentCount = 0
+        // Never sent: the pool may send them on another connection.
+        var held: [(key: String, query: PendingQuery)] = []
+        swap(&held, &heldWrites)
+        for (_, query) in held { failUnsent(query, code: error.code == .connectionClosed ? .connectionClosed : .connectionFailed) }
         // Their commit was not confirmed: it may or may not have happened.
         var queries: [PendingQuery] = []
         swap(&queries, &awaitingCommit)

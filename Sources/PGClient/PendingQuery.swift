@@ -16,9 +16,11 @@ final class PendingQuery: @unchecked Sendable {
     /// A read-only statement, which may share its pipeline segment (one implicit transaction, one
     /// Sync) with other read-only statements.
     let readOnly: Bool
-    /// A write that may share its segment (and so its transaction and commit) with other such
-    /// writes; ignored for a read-only statement.
-    let groupCommit: Bool
+    /// For a write that may share its segment (and so its transaction and commit) with other
+    /// such writes: what it locks, which orders the writes of a shared segment (see
+    /// `ConnectionPool.query(_:_:readOnly:groupCommitKey:)`). `nil` for a write on its own;
+    /// ignored for a read-only statement.
+    let groupCommitKey: String?
     /// Skipped by the server because another statement of its segment failed; a read-only query
     /// is then sent again, on its own (a write of a shared segment is, whatever happened to it).
     var aborted = false
@@ -36,11 +38,11 @@ final class PendingQuery: @unchecked Sendable {
     var result: QueryResult?
     var error: PGError?
 
-    init(sql: String, parameters: EncodedParameters, readOnly: Bool, groupCommit: Bool = false) {
+    init(sql: String, parameters: EncodedParameters, readOnly: Bool, groupCommitKey: String? = nil) {
         self.sql = sql
         self.parameters = parameters
         self.readOnly = readOnly
-        self.groupCommit = groupCommit
+        self.groupCommitKey = groupCommitKey
     }
 
     /// Whether it should be sent again rather than completed: read-only, skipped only because

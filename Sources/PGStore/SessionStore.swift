@@ -273,7 +273,7 @@ public actor SessionStore {
     ///   return ``Session/values`` holds the merged values.
     /// - `options.maxAge < 0` deletes the row and returns an expiring cookie.
     /// - Writes of concurrent saves sent at the same moment share one commit (the pool's group
-    ///   commit, see `ConnectionPool.query(_:_:readOnly:groupCommit:)`); each save still gets its
+    ///   commit, see `ConnectionPool.query(_:_:readOnly:groupCommitKey:)`); each save still gets its
     ///   own outcome.
     ///
     /// - Parameter session: the session; on return it is no longer new and its changes count as stored.
@@ -330,8 +330,10 @@ public actor SessionStore {
     /// so that the merge cannot be overtaken in turn.
     /// - Throws: ``SessionStoreError/Code/sessionNotFound`` when the row is gone.
     private nonisolated(nonsending) func perform(_ write: Write, for session: Session) async throws -> Write {
-        // One row each, safe to run again after a rollback: concurrent saves share a commit.
-        let result = try await pool.query(write.sql, write.parameters, groupCommit: true)
+        // One row each, safe to run again after a rollback: concurrent saves share a commit,
+        // keyed by the row each locks (a regeneration also inserts a row under its new ID, which
+        // no other request can know yet).
+        let result = try await pool.query(write.sql, write.parameters, groupCommitKey: session.id)
         if !write.findsRow || result.affectedRows == 1 { return write }
         if case .touch = write.kind { throw Self.gone }  // a touch finds any live row
         // Gone, or changed since the session was loaded. Rare, so a transaction of its own;
@@ -484,7 +486,7 @@ public actor SessionStore {
     @discardableResult
     public nonisolated(nonsending) func destroy(_ session: inout Session) async throws -> HTTPField {
         if !session.isNew {
-            _ = try await pool.query(table.deleteSQL, [.text(session.id)], groupCommit: true)
+            _ = try await pool.query(table.deleteSQL, [.text(session.id)], groupCommitKey: session.id)
         }
         let field = HTTPField(
             name: .setCookie,

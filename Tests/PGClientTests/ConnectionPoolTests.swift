@@ -82,12 +82,12 @@ struct ConnectionPoolTests {
                 group.addTask {
                     if failing(index) {
                         let error = await #expect(throws: PGError.self) {
-                            try await pool.query(insert, [.int8(duplicate)], groupCommit: groupCommit)
+                            try await pool.query(insert, [.int8(duplicate)], groupCommitKey: groupCommit ? "\(duplicate)" : nil)
                         }
                         #expect(error?.sqlState == .uniqueViolation)
                         #expect(error?.isQueryError == true)
                     } else {
-                        let result = try await pool.query(insert, [.int8(id(index))], groupCommit: groupCommit)
+                        let result = try await pool.query(insert, [.int8(id(index))], groupCommitKey: groupCommit ? "\(id(index))" : nil)
                         #expect(result.affectedRows == 1)
                     }
                 }
@@ -159,7 +159,7 @@ struct ConnectionPoolTests {
                     group.addTask {
                         if index % 2 == 0 {
                             await #expect(throws: PGError.self) {
-                                try await pool.query("INSERT INTO \(table) VALUES (1, 'doomed')", groupCommit: true)
+                                try await pool.query("INSERT INTO \(table) VALUES (1, 'doomed')", groupCommitKey: "1")
                             }
                             return 0
                         }
@@ -176,6 +176,54 @@ struct ConnectionPoolTests {
         }
     }
 
+    /// Grouped writes hold their rows' locks until their group commits. Two groups on two
+    /// connections that update the same two rows, submitted in opposite orders, would each lock
+    /// one row and wait for the other's (a deadlock, broken by the server only after
+    /// `deadlock_timeout`, failing a group whose writes then run again alone). Sent in the order
+    /// of their keys, the second group waits for the first instead.
+    @Test func groupsLockTheirRowsInKeyOrderSoTheyNeverDeadlock() async throws {
+        let table = TestDatabase.uniqueName("ordered")
+        try await withPool({ $0.maximumConnections = 2; $0.minimumConnections = 2 }) { pool in
+            _ = try await pool.query("CREATE TABLE \(table) (k int8 PRIMARY KEY, v int8 NOT NULL)")
+            _ = try await pool.query("INSERT INTO \(table) VALUES (1, 0), (2, 0)")
+            // The sleep runs before the row is locked (an init plan), so that both groups have
+            // locked their first row before either wants its second.
+            let update = "UPDATE \(table) SET v = v + 1 WHERE k = $1 AND (SELECT true FROM pg_sleep(0.2))"
+            // Two connections, the statement prepared on each (so that its writes may be grouped).
+            let (first, second) = try await pool.withConnection { outer in
+                _ = try await outer.query(update, [.int8(0)])
+                return try await pool.withConnection { inner in
+                    _ = try await inner.query(update, [.int8(0)])
+                    return (outer.connection, inner.connection)
+                }
+            }
+            #expect(first !== second)
+            func write(_ key: Int64) throws -> PendingQuery {
+                PendingQuery(sql: update, parameters: try EncodedParameters([.int8(key)]), readOnly: false, groupCommitKey: "\(key)")
+            }
+            let writes = [(first, try write(1)), (first, try write(2)), (second, try write(2)), (second, try write(1))]
+            for (connection, _) in writes { connection.addQuery() }
+            // All four go out in one tick of the I/O thread, once their callers wait for them.
+            let gate = DispatchSemaphore(value: 0)
+            defer { for _ in writes { gate.signal() } }
+            pool.loop.execute {
+                for _ in writes { gate.wait() }
+                for (connection, query) in writes { connection.submit(query) }
+            }
+            try await withThrowingTaskGroup(of: Int.self) { group in
+                for (_, query) in writes {
+                    group.addTask { try await answer(to: query) { gate.signal() }.affectedRows }
+                }
+                for try await affected in group { #expect(affected == 1) }
+            }
+            #expect(first.resentCount.load(ordering: .relaxed) + second.resentCount.load(ordering: .relaxed) == 0,
+                    "no group failed (a deadlock fails one, and its writes are sent again)")
+            let rows = try await pool.query("SELECT k, v FROM \(table) ORDER BY k")
+            #expect(try rows.rows.map { try $0.decode(Int.self, column: 1) } == [2, 2])
+            _ = try await pool.query("DROP TABLE \(table)")
+        }
+    }
+
     /// A connection reserved for a transaction may still have queries leased to it and not yet
     /// sent; sent after the transaction's BEGIN, they would run inside it (and vanish with its
     /// ROLLBACK, after reporting success, or fail with 25P02 in an aborted one).
@@ -186,7 +234,7 @@ struct ConnectionPoolTests {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for id in 1...2_000 {
                     group.addTask {
-                        _ = try await pool.query("INSERT INTO \(table) VALUES ($1)", [.int8(Int64(id))], groupCommit: id % 2 == 0)
+                        _ = try await pool.query("INSERT INTO \(table) VALUES ($1)", [.int8(Int64(id))], groupCommitKey: id % 2 == 0 ? "\(id)" : nil)
                     }
                 }
                 for _ in 0..<4 {
