@@ -268,6 +268,8 @@ final class LibPQConnection: EventLoopHandler, @unchecked Sendable {
             } else if state != .ready || pg == nil {
                 failUnsent(query, code: state == .draining ? .connectionClosed : .connectionFailed)
             } else {
+                // Looked up again, not kept from submit: a Parse that failed during this tick
+                // forgot its statement, and a write naming it would fail its whole group.
                 let statementNumber = statementMode == .named ? preparedNumber(sql: query.sql, types: query.parameters.types) : nil
                 transmit(query, statementNumber: statementNumber, shares: statementMode == .unnamed || statementNumber != nil)
             }
