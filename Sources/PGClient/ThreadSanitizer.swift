@@ -18,7 +18,9 @@ import Musl
 ///   wrote before `resume` looks unsynchronized with what the resumed task reads.
 /// Both reproduce in programs of twenty lines without any race (Swift 6.3.1, 2026-12-03).
 /// With the hand-offs announced through `__tsan_release` and `__tsan_acquire`, which the TSan
-/// runtime exports, what TSan still reports is worth reading.
+/// runtime exports, what TSan still reports is worth reading. One hand-off happens inside the
+/// standard library, where no announcement of ours can reach: the awaiting task reusing the
+/// frame memory that the resumer's `resume` read. `scripts/tsan-suppressions.txt` names it.
 package enum ThreadSanitizer {
     private typealias Hook = @convention(c) (UnsafeRawPointer?) -> Void
 
