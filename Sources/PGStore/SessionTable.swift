@@ -82,7 +82,16 @@ struct SessionTable: Sendable {
             SELECT $2, $3, created_on, now(), now() + make_interval(secs => $4) FROM old
             """
         // "Log out everywhere": every row bound to user $1 but the one with key $2 (NULL: none kept).
-        deleteUserSQL = "DELETE FROM \(t) WHERE user_id = $1 AND key IS DISTINCT FROM $2::text"
+        // The rows are locked first, in the order of their keys' bytes (COLLATE "C", whatever the
+        // column's collation), the order in which a group of concurrent saves locks its rows
+        // (ConnectionPool.query's groupCommitKey, compared with Swift's `<`): deleted in the
+        // table's order, a user's two rows could be locked in the opposite order to a group
+        // saving both, and the two would deadlock until PostgreSQL failed one after
+        // deadlock_timeout.
+        deleteUserSQL = """
+            DELETE FROM \(t) WHERE key IN \
+            (SELECT key FROM \(t) WHERE user_id = $1 AND key IS DISTINCT FROM $2::text ORDER BY key COLLATE "C" FOR UPDATE)
+            """
         // Bounded batches; SKIP LOCKED so cleanup never waits on (or blocks) a request's row.
         deleteExpiredSQL = """
             DELETE FROM \(t) WHERE key IN \

@@ -134,4 +134,44 @@ struct UserBindingTests {
         _ = try await admin.query("DROP TABLE \"\(table)\"")
         await admin.close()
     }
+
+    /// "Log out everywhere" locks the user's rows in the order of their IDs' bytes, the order in
+    /// which a group of concurrent saves locks them (the pool's `groupCommitKey`, compared with
+    /// Swift's `<`), so the two never deadlock. Here a transaction stands in for a group that has
+    /// locked the lower ID ("Bx") and will want the higher ("ax") next. The DELETE must wait for
+    /// "Bx" without having locked "ax" first, although "ax" comes first in the table (inserted
+    /// first) and in a linguistic collation; had it locked "ax", the group would wait for it
+    /// while it waits for "Bx": a deadlock, which PostgreSQL breaks only after
+    /// `deadlock_timeout` by failing one of them.
+    @Test func logOutEverywhereLocksRowsInIDOrderSoItCannotDeadlockWithAGroupOfSaves() async throws {
+        let table = StoreTestDatabase.uniqueTable()
+        try await withStore(table: table) { store in
+            for key in ["ax", "Bx"] {
+                _ = try await store.pool.query(
+                    "INSERT INTO \"\(table)\" (key, data, expires_on, user_id) VALUES ($1, '\\x00', now() + interval '1 hour', 'ada')",
+                    [.text(key)])
+            }
+            let deleted = try await store.pool.withConnection { group in
+                _ = try await group.query("BEGIN")
+                _ = try await group.query("SELECT 1 FROM \"\(table)\" WHERE key = 'Bx' FOR UPDATE")
+                async let deleting = store.destroySessions(ofUser: "ada")
+                try await waitUntil("the DELETE waits for the row the transaction holds") {
+                    // In a transaction the server's activity view holds still unless asked afresh.
+                    _ = try await group.query("SELECT pg_stat_clear_snapshot()")
+                    let waiting = try await group.query(
+                        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'DELETE FROM %' || $1 || '%'",
+                        [.text(table)])
+                    return try waiting.first?.decode(Int.self, column: 0) == 1
+                }
+                // What the group would lock next: free, because the DELETE has locked nothing yet.
+                await #expect(throws: Never.self) {
+                    try await group.query("SELECT 1 FROM \"\(table)\" WHERE key = 'ax' FOR UPDATE NOWAIT")
+                }
+                _ = try await group.query("COMMIT")
+                return try await deleting
+            }
+            #expect(deleted == 2)
+            #expect(try await rowCount(store, table) == 0)
+        }
+    }
 }
