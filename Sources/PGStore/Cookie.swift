@@ -47,8 +47,7 @@ enum Cookie {
         var index = start
         while index < end {
             while index < end, isSpace(bytes[index]) { index += 1 }
-            var pairEnd = index
-            while pairEnd < end, bytes[pairEnd] != UInt8(ascii: ";") { pairEnd += 1 }
+            let pairEnd = firstSemicolon(in: bytes, from: index)
             let equals = index + name.count
             if equals < pairEnd, bytes[equals] == UInt8(ascii: "="),
                 name.elementsEqual(UnsafeBufferPointer(rebasing: bytes[index..<equals]))
@@ -65,6 +64,16 @@ enum Cookie {
             index = pairEnd + 1
         }
         return nil
+    }
+
+    /// The offset of the first `;` at or after `start`, or `bytes.count`. With `memchr`, which
+    /// compares many bytes at once: a session cookie's value is about 100 bytes, and the byte
+    /// loop before took about 0.7% of a get's client CPU (perf, 2026-12-04).
+    private static func firstSemicolon(in bytes: UnsafeBufferPointer<UInt8>, from start: Int) -> Int {
+        guard start < bytes.count, let base = bytes.baseAddress,
+            let found = memchr(base + start, Int32(UInt8(ascii: ";")), bytes.count - start)
+        else { return bytes.count }
+        return UnsafeRawPointer(found) - UnsafeRawPointer(base)
     }
 
     /// A `Set-Cookie` value; `value == nil` writes an expiring cookie that deletes it.
@@ -98,9 +107,13 @@ enum Cookie {
         return "\(day), \(two(parts.tm_mday)) \(month) \(parts.tm_year + 1900) \(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)) GMT"
     }
 
+    /// The current Unix time in seconds, from the kernel's coarse clock: it is read on every get
+    /// (the cookie's age), and a cookie's times are whole seconds, so the coarse clock's
+    /// resolution of a few milliseconds loses nothing. It costs 6.5 ns against 29-53 ns for
+    /// `CLOCK_REALTIME` on this VM (2,000,000 reads each, 2026-12-04).
     static func unixNow() -> Int64 {
         var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
+        if clock_gettime(CLOCK_REALTIME_COARSE, &now) != 0 { clock_gettime(CLOCK_REALTIME, &now) }
         return Int64(now.tv_sec)
     }
 }
