@@ -440,21 +440,33 @@ struct ConnectionPoolTests {
     }
 
     @Test func tooManyWaitersFailAtOnce() async throws {
-        try await withPool({
-            $0.maximumConnections = 1
-            $0.maximumPipelineDepth = 1
-            $0.maximumWaiters = 2
-        }) { pool in
-            _ = try await pool.query("SELECT 1")  // the one connection is open
-            let blocker = Task { try await pool.query("SELECT pg_sleep(0.5)") }
-            // A busy CI machine can be slow to schedule tasks: wait for each state, never guess.
-            try await waitUntil { pool.inFlightCount >= 1 }  // 1 once leased, writeCost once sent
-            let waiters = (0..<2).map { _ in Task { try await pool.query("SELECT 1") } }
-            try await waitUntil { await pool.waiterCount == 2 }
-            let error = await #expect(throws: PGError.self) { try await pool.query("SELECT 1") }
-            #expect(error?.code == .tooManyWaiters)
-            for waiter in waiters { _ = try await waiter.value }
-            _ = try await blocker.value
+        // The pool's one connection is held by a query that waits for an advisory lock another
+        // pool holds, until the test lets it go: the waiters queue behind it however slowly the
+        // machine schedules them (a query that merely slept once finished first under ASan on a
+        // busy CI machine, and the waiters were served instead of queued).
+        let lockKey = Int64.random(in: 1...Int64.max)
+        try await withPool { admin in
+            try await admin.withConnection { holder in
+                _ = try await holder.query("SELECT pg_advisory_lock($1)", [.int8(lockKey)])
+                try await withPool({
+                    $0.maximumConnections = 1
+                    $0.maximumPipelineDepth = 1
+                    $0.maximumWaiters = 2
+                }) { pool in
+                    _ = try await pool.query("SELECT 1")  // the one connection is open
+                    let blocker = Task {
+                        try await pool.query("SELECT pg_advisory_lock($1), pg_advisory_unlock($1)", [.int8(lockKey)])
+                    }
+                    try await waitUntil { pool.inFlightCount >= 1 }  // 1 once leased, writeCost once sent
+                    let waiters = (0..<2).map { _ in Task { try await pool.query("SELECT 1") } }
+                    try await waitUntil { await pool.waiterCount == 2 }
+                    let error = await #expect(throws: PGError.self) { try await pool.query("SELECT 1") }
+                    #expect(error?.code == .tooManyWaiters)
+                    _ = try await holder.query("SELECT pg_advisory_unlock($1)", [.int8(lockKey)])
+                    for waiter in waiters { _ = try await waiter.value }
+                    _ = try await blocker.value
+                }
+            }
         }
     }
 
