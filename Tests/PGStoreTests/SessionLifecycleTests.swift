@@ -296,7 +296,9 @@ struct SessionLifecycleTests {
             let start = ContinuousClock.now
             await group.triggerGracefulShutdown()
             try await running.value
-            #expect(ContinuousClock.now - start < .milliseconds(500) * TestEnvironment.timeScale)
+            // A cleanup pass in flight finishes first; under TSan on the loaded 2-core CI machine
+            // that took 1.1 s once (2026-12-04). The bound catches a stop that waits or hangs.
+            #expect(ContinuousClock.now - start < .seconds(2) * TestEnvironment.timeScale)
         }
     }
 }
