@@ -230,7 +230,7 @@ final class LibPQConnection: EventLoopHandler, @unchecked Sendable {
             return
         }
         guard state == .ready, pg != nil else {
-            failUnsent(query, code: state == .draining ? .connectionClosed : .connectionFailed)
+            failUnsentOnClosedConnection(query)
             return
         }
         // One flush (and uncork) per connection per tick, whatever this tick sends.
@@ -238,10 +238,8 @@ final class LibPQConnection: EventLoopHandler, @unchecked Sendable {
             flushScheduled = true
             loop.flushAtEndOfTick(self)
         }
-        let statementNumber = statementMode == .named ? preparedNumber(sql: query.sql, types: query.parameters.types) : nil
-        // A Parse never goes into a shared segment: skipped there (because another statement
-        // failed), it would leave later queries naming a statement the server never created.
-        let canShare = !query.resent && (statementMode == .unnamed || statementNumber != nil)
+        let statementNumber = preparedNumber(of: query)
+        let canShare = !query.resent && needsNoParse(statementNumber)
         if !query.readOnly, let key = query.groupCommitKey, canShare {
             heldWrites.append((key, query))
             return
@@ -266,12 +264,12 @@ final class LibPQConnection: EventLoopHandler, @unchecked Sendable {
                 // Cancelled while held: never sent, so it finishes here.
                 finished(query, failing: CancellationError())
             } else if state != .ready || pg == nil {
-                failUnsent(query, code: state == .draining ? .connectionClosed : .connectionFailed)
+                failUnsentOnClosedConnection(query)
             } else {
                 // Looked up again, not kept from submit: a Parse that failed during this tick
                 // forgot its statement, and a write naming it would fail its whole group.
-                let statementNumber = statementMode == .named ? preparedNumber(sql: query.sql, types: query.parameters.types) : nil
-                transmit(query, statementNumber: statementNumber, shares: statementMode == .unnamed || statementNumber != nil)
+                let statementNumber = preparedNumber(of: query)
+                transmit(query, statementNumber: statementNumber, shares: needsNoParse(statementNumber))
             }
         }
     }
@@ -332,6 +330,12 @@ final class LibPQConnection: EventLoopHandler, @unchecked Sendable {
     }
 
     /// Fails a query that never reached the server, so the pool may send it on another connection.
+    /// ``failUnsent(_:code:)`` for a connection that is no longer ready: closed when it is
+    /// draining (the pool closes it), failed otherwise.
+    private func failUnsentOnClosedConnection(_ query: PendingQuery) {
+        failUnsent(query, code: state == .draining ? .connectionClosed : .connectionFailed)
+    }
+
     private func failUnsent(_ query: PendingQuery, code: PGError.Code) {
         var error = PGError(code: code, message: "the connection is no longer open")
         error.wasNotSent = true
@@ -536,6 +540,20 @@ final class LibPQConnection: EventLoopHandler, @unchecked Sendable {
     }
 
     /// The number this connection prepared the statement under, if any.
+    /// The number of the statement `query` names when statements are named and it is prepared
+    /// on this connection; `nil` otherwise.
+    private func preparedNumber(of query: PendingQuery) -> Int? {
+        statementMode == .named ? preparedNumber(sql: query.sql, types: query.parameters.types) : nil
+    }
+
+    /// Whether a query with this prepared statement number (``preparedNumber(of:)``) goes out
+    /// without a Parse, as a query in a shared segment must: a Parse skipped there (because
+    /// another statement failed) would leave later queries naming a statement the server never
+    /// created.
+    private func needsNoParse(_ statementNumber: Int?) -> Bool {
+        statementMode == .unnamed || statementNumber != nil
+    }
+
     private func preparedNumber(sql: String, types: ParameterTypes) -> Int? {
         if let lastNumber, sql == lastSQL, types == lastTypes { return lastNumber }
         guard let number = statementNumbers[StatementKey(sql: sql, types: types)] else { return nil }
