@@ -287,35 +287,34 @@ struct ConnectionPoolTests {
     @Test func terminatedBackendsAreReplaced() async throws {
         let app = TestDatabase.uniqueName("terminated")
         try await withPool(applicationName: app, { $0.maximumConnections = 4; $0.minimumConnections = 4 }) { pool in
-            let admin = try TestDatabase.pool()
-            defer { Task { await admin.close() } }
-            let load = Task {
-                var failures = 0
-                for round in 0..<40 {
-                    await withTaskGroup(of: Bool.self) { group in
-                        for index in 0..<25 {
-                            group.addTask {
-                                (try? await pool.query(
-                                    "SELECT $1::int8", [.int8(Int64(round * 25 + index))], readOnly: index.isMultiple(of: 2))) != nil
+            try await withPool { admin in
+                let load = Task {
+                    var failures = 0
+                    for round in 0..<40 {
+                        await withTaskGroup(of: Bool.self) { group in
+                            for index in 0..<25 {
+                                group.addTask {
+                                    (try? await pool.query(
+                                        "SELECT $1::int8", [.int8(Int64(round * 25 + index))], readOnly: index.isMultiple(of: 2))) != nil
+                                }
                             }
+                            for await ok in group where !ok { failures += 1 }
                         }
-                        for await ok in group where !ok { failures += 1 }
+                        try? await Task.sleep(for: .milliseconds(5))
                     }
-                    try? await Task.sleep(for: .milliseconds(5))
+                    return failures
                 }
-                return failures
+                try await Task.sleep(for: .milliseconds(40))
+                let killed = try await admin.query(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1", [.text(app)])
+                #expect(try killed.first?.decode(Int.self, column: 0) ?? 0 >= 1)
+                _ = await load.value
+                // After reconnecting, everything works again.
+                for index in 0..<50 {
+                    let row = try #require(try await pool.query("SELECT $1::int8", [.int8(Int64(index))]).first)
+                    #expect(try row.decode(Int.self, column: 0) == index)
+                }
             }
-            try await Task.sleep(for: .milliseconds(40))
-            let killed = try await admin.query(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1", [.text(app)])
-            #expect(try killed.first?.decode(Int.self, column: 0) ?? 0 >= 1)
-            _ = await load.value
-            // After reconnecting, everything works again.
-            for index in 0..<50 {
-                let row = try #require(try await pool.query("SELECT $1::int8", [.int8(Int64(index))]).first)
-                #expect(try row.decode(Int.self, column: 0) == index)
-            }
-            await admin.close()
         }
     }
 
@@ -335,68 +334,68 @@ struct ConnectionPoolTests {
         configuration.maximumConnections = 1
         let pool = try ConnectionPool(url: socketURL + "&application_name=" + app, configuration: configuration)
         let admin = try TestDatabase.pool()
-        defer { Task { await pool.close(); await admin.close() } }
-
-        let sql = "SELECT $1::int8"
-        // Prepared on the pool's one connection, so the same statement may share a segment later.
-        _ = try await pool.query(sql, [.int8(1)], readOnly: true)
-        let connection = try await pool.withConnection { $0.connection }
-        let backend = try #require(try await pool.query("SELECT pg_backend_pid()").first?.decode(Int32.self, column: 0))
-        let queries = [
-            ("first", PendingQuery(sql: sql, parameters: try EncodedParameters([.int8(2)]), readOnly: true)),
-            ("second", PendingQuery(sql: sql, parameters: try EncodedParameters([.int8(3)]), readOnly: true)),
-            ("alone", PendingQuery(sql: sql, parameters: try EncodedParameters([.int8(4)]), readOnly: false)),
-        ]
-        for _ in queries { connection.addQuery() }
-        // The I/O thread waits for four signals (three callers waiting, the backend gone), then
-        // runs the steps of its loop that matter here, with nothing in between.
-        let gate = DispatchSemaphore(value: 0)
-        // Should the test stop early, the I/O thread must not stay blocked (extra signals are
-        // harmless once it has gone on).
-        defer { for _ in 0...queries.count { gate.signal() } }
-        connection.loop.execute {
-            for _ in 0...queries.count { gate.wait() }
-            connection.handleEvent(readable: true, writable: false, hangup: false)  // the goodbye
-            connection.submit(queries[0].1)
-            connection.flushAtEndOfTick()  // the Sync's write fails, silently
-            connection.submit(queries[1].1)
-            connection.submit(queries[2].1)  // the Sync before it fails
-        }
-        let answers = Answers()
-        for (name, query) in queries {
-            // Unstructured: should a query never be answered, the test fails below instead of
-            // waiting for it forever.
-            Task {
-                let outcome: Result<Int, PGError>
-                do {
-                    let result = try await answer(to: query) { gate.signal() }
-                    outcome = .success(try result.first?.decode(Int.self, column: 0) ?? -1)
-                } catch let error as PGError {
-                    outcome = .failure(error)
-                } catch {
-                    outcome = .failure(PGError(code: .queryFailed, message: "\(error)"))
+        try await closing(pool, admin) {
+            let sql = "SELECT $1::int8"
+            // Prepared on the pool's one connection, so the same statement may share a segment later.
+            _ = try await pool.query(sql, [.int8(1)], readOnly: true)
+            let connection = try await pool.withConnection { $0.connection }
+            let backend = try #require(try await pool.query("SELECT pg_backend_pid()").first?.decode(Int32.self, column: 0))
+            let queries = [
+                ("first", PendingQuery(sql: sql, parameters: try EncodedParameters([.int8(2)]), readOnly: true)),
+                ("second", PendingQuery(sql: sql, parameters: try EncodedParameters([.int8(3)]), readOnly: true)),
+                ("alone", PendingQuery(sql: sql, parameters: try EncodedParameters([.int8(4)]), readOnly: false)),
+            ]
+            for _ in queries { connection.addQuery() }
+            // The I/O thread waits for four signals (three callers waiting, the backend gone), then
+            // runs the steps of its loop that matter here, with nothing in between.
+            let gate = DispatchSemaphore(value: 0)
+            // Should the test stop early, the I/O thread must not stay blocked (extra signals are
+            // harmless once it has gone on).
+            defer { for _ in 0...queries.count { gate.signal() } }
+            connection.loop.execute {
+                for _ in 0...queries.count { gate.wait() }
+                connection.handleEvent(readable: true, writable: false, hangup: false)  // the goodbye
+                connection.submit(queries[0].1)
+                connection.flushAtEndOfTick()  // the Sync's write fails, silently
+                connection.submit(queries[1].1)
+                connection.submit(queries[2].1)  // the Sync before it fails
+            }
+            let answers = Answers()
+            for (name, query) in queries {
+                // Unstructured: should a query never be answered, the test fails below instead of
+                // waiting for it forever.
+                Task {
+                    let outcome: Result<Int, PGError>
+                    do {
+                        let result = try await answer(to: query) { gate.signal() }
+                        outcome = .success(try result.first?.decode(Int.self, column: 0) ?? -1)
+                    } catch let error as PGError {
+                        outcome = .failure(error)
+                    } catch {
+                        outcome = .failure(PGError(code: .queryFailed, message: "\(error)"))
+                    }
+                    answers.record(name, outcome)
                 }
-                answers.record(name, outcome)
             }
-        }
-        _ = try await admin.query("SELECT pg_terminate_backend($1)", [.int4(backend)])
-        // Gone from pg_stat_activity is not enough: the process closes its socket after that.
-        // (scripts/with-postgres runs the server as the tests' user, or as postgres under root.)
-        try await waitUntil("the backend exits") { kill(backend, 0) == -1 && errno == ESRCH }
-        gate.signal()
+            _ = try await admin.query("SELECT pg_terminate_backend($1)", [.int4(backend)])
+            // Gone from pg_stat_activity is not enough: the process closes its socket after that.
+            // (scripts/with-postgres runs the server as the tests' user, or as postgres under root.)
+            try await waitUntil("the backend exits") { kill(backend, 0) == -1 && errno == ESRCH }
+            gate.signal()
 
-        try await waitUntil("every caller is answered") { answers.count == queries.count }
-        for (name, _) in queries {
-            guard case .failure(let error) = answers[name] else {
-                Issue.record("\(name) should fail with its connection: \(String(describing: answers[name]))")
-                continue
+            try await waitUntil("every caller is answered") { answers.count == queries.count }
+            for (name, _) in queries {
+                guard case .failure(let error) = answers[name] else {
+                    Issue.record("\(name) should fail with its connection: \(String(describing: answers[name]))")
+                    continue
+                }
+                #expect(error.code == .connectionFailed, "\(name)")
+                #expect(error.wasNotSent == (name == "alone"), "\(name): only the last query never left")
             }
-            #expect(error.code == .connectionFailed, "\(name)")
-            #expect(error.wasNotSent == (name == "alone"), "\(name): only the last query never left")
+            // The pool opens a new connection and goes on.
+            let row = try #require(try await pool.query(sql, [.int8(5)], readOnly: true).first)
+            #expect(try row.decode(Int.self, column: 0) == 5)
         }
-        // The pool opens a new connection and goes on.
-        let row = try #require(try await pool.query(sql, [.int8(5)], readOnly: true).first)
-        #expect(try row.decode(Int.self, column: 0) == 5)
     }
 
     @Test func exhaustionTimesOutWithinTheBound() async throws {

@@ -37,12 +37,19 @@ func withPool<T>(
     _ body: (ConnectionPool) async throws -> T
 ) async throws -> T {
     let pool = try TestDatabase.pool(applicationName: applicationName, configure)
+    return try await closing(pool) { try await body(pool) }
+}
+
+/// Runs `body`, then closes `pools`, also when `body` throws. The closes are awaited, not left to
+/// an unstructured task: a pool still open when the test process exits shows up in LeakSanitizer's
+/// report.
+func closing<T>(_ pools: ConnectionPool..., after body: () async throws -> T) async throws -> T {
     do {
-        let result = try await body(pool)
-        await pool.close()
+        let result = try await body()
+        for pool in pools { await pool.close() }
         return result
     } catch {
-        await pool.close()
+        for pool in pools { await pool.close() }
         throw error
     }
 }
