@@ -399,24 +399,32 @@ struct ConnectionPoolTests {
     }
 
     @Test func exhaustionTimesOutWithinTheBound() async throws {
-        try await withPool({
-            $0.maximumConnections = 1
-            $0.maximumPipelineDepth = 1
-            $0.connectionWaitTimeout = .milliseconds(300)
-        }) { pool in
-            // The first query opens the one connection, and that counts against the 300 ms bound,
-            // which a loaded machine (ninety tests connecting at once) can exceed; a query that
-            // timed out leaves the connection opening, so the next one finds it.
-            try await waitUntil("the pool's one connection opens") { (try? await pool.query("SELECT 1")) != nil }
-            let blocker = Task { try await pool.query("SELECT pg_sleep(1.5)") }
-            try await waitUntil { pool.inFlightCount >= 1 }  // 1 once leased, writeCost once sent
-            let start = ContinuousClock.now
-            let error = await #expect(throws: PGError.self) { try await pool.query("SELECT 1") }
-            let waited = ContinuousClock.now - start
-            #expect(error?.code == .connectionWaitTimeout)
-            #expect(waited >= .milliseconds(250))
-            #expect(waited < .milliseconds(1_000))
-            _ = try await blocker.value
+        // The one connection is held by a query waiting for an advisory lock that the test holds
+        // until it has seen the timeout, so the connection cannot come free first however slowly
+        // the machine runs: the upper bound can stretch under a sanitizer (a blocker that slept
+        // 1.5 s could not let it; under ASan on the loaded CI machine the error once took 1.11 s).
+        let lockKey = Int64.random(in: 1...Int64.max)
+        try await withLockHeld(lockKey) { release in
+            try await withPool({
+                $0.maximumConnections = 1
+                $0.maximumPipelineDepth = 1
+                $0.connectionWaitTimeout = .milliseconds(300)
+            }) { pool in
+                // The first query opens the one connection, and that counts against the 300 ms
+                // bound, which a loaded machine (ninety tests connecting at once) can exceed; a
+                // query that timed out leaves the connection opening, so the next one finds it.
+                try await waitUntil("the pool's one connection opens") { (try? await pool.query("SELECT 1")) != nil }
+                let blocker = Task { try await pool.query("SELECT pg_advisory_lock($1), pg_advisory_unlock($1)", [.int8(lockKey)]) }
+                try await waitUntil { pool.inFlightCount >= 1 }  // 1 once leased, writeCost once sent
+                let start = ContinuousClock.now
+                let error = await #expect(throws: PGError.self) { try await pool.query("SELECT 1") }
+                let waited = ContinuousClock.now - start
+                #expect(error?.code == .connectionWaitTimeout)
+                #expect(waited >= .milliseconds(250))
+                #expect(waited < .milliseconds(1_000) * TestEnvironment.timeScale)
+                try await release()
+                _ = try await blocker.value
+            }
         }
     }
 
@@ -444,27 +452,24 @@ struct ConnectionPoolTests {
         // machine schedules them (a query that merely slept once finished first under ASan on a
         // busy CI machine, and the waiters were served instead of queued).
         let lockKey = Int64.random(in: 1...Int64.max)
-        try await withPool { admin in
-            try await admin.withConnection { holder in
-                _ = try await holder.query("SELECT pg_advisory_lock($1)", [.int8(lockKey)])
-                try await withPool({
-                    $0.maximumConnections = 1
-                    $0.maximumPipelineDepth = 1
-                    $0.maximumWaiters = 2
-                }) { pool in
-                    _ = try await pool.query("SELECT 1")  // the one connection is open
-                    let blocker = Task {
-                        try await pool.query("SELECT pg_advisory_lock($1), pg_advisory_unlock($1)", [.int8(lockKey)])
-                    }
-                    try await waitUntil { pool.inFlightCount >= 1 }  // 1 once leased, writeCost once sent
-                    let waiters = (0..<2).map { _ in Task { try await pool.query("SELECT 1") } }
-                    try await waitUntil { await pool.waiterCount == 2 }
-                    let error = await #expect(throws: PGError.self) { try await pool.query("SELECT 1") }
-                    #expect(error?.code == .tooManyWaiters)
-                    _ = try await holder.query("SELECT pg_advisory_unlock($1)", [.int8(lockKey)])
-                    for waiter in waiters { _ = try await waiter.value }
-                    _ = try await blocker.value
+        try await withLockHeld(lockKey) { release in
+            try await withPool({
+                $0.maximumConnections = 1
+                $0.maximumPipelineDepth = 1
+                $0.maximumWaiters = 2
+            }) { pool in
+                _ = try await pool.query("SELECT 1")  // the one connection is open
+                let blocker = Task {
+                    try await pool.query("SELECT pg_advisory_lock($1), pg_advisory_unlock($1)", [.int8(lockKey)])
                 }
+                try await waitUntil { pool.inFlightCount >= 1 }  // 1 once leased, writeCost once sent
+                let waiters = (0..<2).map { _ in Task { try await pool.query("SELECT 1") } }
+                try await waitUntil { await pool.waiterCount == 2 }
+                let error = await #expect(throws: PGError.self) { try await pool.query("SELECT 1") }
+                #expect(error?.code == .tooManyWaiters)
+                try await release()
+                for waiter in waiters { _ = try await waiter.value }
+                _ = try await blocker.value
             }
         }
     }
@@ -799,15 +804,24 @@ struct PoolTaskExecutorTests {
     }
 
     @Test func aCallerOnTheIOThreadCanBeCancelled() async throws {
-        try await withPool { pool in
-            let slow = Task(executorPreference: pool.taskExecutor) { try await pool.query("SELECT pg_sleep(2)") }
-            try await Task.sleep(for: .milliseconds(100))
-            let start = ContinuousClock.now
-            slow.cancel()
-            await #expect(throws: CancellationError.self) { try await slow.value }
-            #expect(ContinuousClock.now - start < .seconds(1), "returns at once, not when the statement ends")
-            let rows = try await pool.query("SELECT 7")
-            #expect(try rows.first?.decode(Int.self, column: 0) == 7)
+        // The statement waits for an advisory lock the test holds, so it cannot end before the
+        // caller's cancellation is seen, however slowly the machine runs.
+        let lockKey = Int64.random(in: 1...Int64.max)
+        try await withLockHeld(lockKey) { release in
+            try await withPool { pool in
+                let slow = Task(executorPreference: pool.taskExecutor) {
+                    try await pool.query("SELECT pg_advisory_lock($1), pg_advisory_unlock($1)", [.int8(lockKey)])
+                }
+                try await waitUntil { pool.inFlightCount >= 1 }
+                try await Task.sleep(for: .milliseconds(100))
+                let start = ContinuousClock.now
+                slow.cancel()
+                await #expect(throws: CancellationError.self) { try await slow.value }
+                #expect(ContinuousClock.now - start < .seconds(1) * TestEnvironment.timeScale, "returns at once, not when the statement ends")
+                try await release()
+                let rows = try await pool.query("SELECT 7")
+                #expect(try rows.first?.decode(Int.self, column: 0) == 7)
+            }
         }
     }
 

@@ -54,6 +54,39 @@ func closing<T>(_ pools: ConnectionPool..., after body: () async throws -> T) as
     }
 }
 
+/// Runs `body` while a connection of another pool holds the advisory lock `key`; `body`'s
+/// `release` lets it go, and it is let go when `body` ends in any case. A query of the pool under
+/// test that takes the same lock waits until then, so it holds its connection for as long as the
+/// test wants, however slowly the machine runs. Should the test wait for that query without
+/// releasing (the code under test broken), the lock goes after 5 s (x the sanitizer scale) anyway,
+/// so the test fails on its expectations instead of hanging.
+func withLockHeld<T: Sendable>(
+    _ key: Int64, _ body: @Sendable (_ release: @Sendable () async throws -> Void) async throws -> T
+) async throws -> T {
+    try await withPool { admin in
+        try await admin.withConnection { holder in
+            _ = try await holder.query("SELECT pg_advisory_lock($1)", [.int8(key)])
+            let release: @Sendable () async throws -> Void = { _ = try await holder.query("SELECT pg_advisory_unlock_all()") }
+            let backstop = Task {
+                try? await Task.sleep(for: .seconds(5) * TestEnvironment.timeScale)
+                if !Task.isCancelled { try? await release() }
+            }
+            do {
+                let result = try await body(release)
+                backstop.cancel()
+                await backstop.value
+                try await release()
+                return result
+            } catch {
+                backstop.cancel()
+                await backstop.value
+                try? await release()
+                throw error
+            }
+        }
+    }
+}
+
 /// Runs `count` concurrent queries on `pool`, each expecting its own value back.
 func expectEachCallerGetsItsOwnRow(
     from pool: ConnectionPool, count: Int, sourceLocation: SourceLocation = #_sourceLocation
