@@ -23,7 +23,8 @@ public enum TestEnvironment {
     /// How many times longer than usual a "promptly" bound may be: `PGSTORE_TEST_TIME_SCALE`
     /// (default 1). `scripts/test --tsan` and `--asan` set 2: the sanitizers run the code several
     /// times slower. Only bounds that stay below what they tell apart when doubled use it (a
-    /// cleanup that sleeps for an hour, a statement that sleeps 1.5 s); the rest stay as they are.
+    /// cleanup that sleeps for an hour, a statement that waits for a lock the test holds); the
+    /// rest stay as they are.
     public static var timeScale: Int {
         Int(ProcessInfo.processInfo.environment["PGSTORE_TEST_TIME_SCALE"] ?? "") ?? 1
     }
