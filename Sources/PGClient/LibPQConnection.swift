@@ -329,13 +329,13 @@ final class LibPQConnection: EventLoopHandler, @unchecked Sendable {
         }
     }
 
-    /// Fails a query that never reached the server, so the pool may send it on another connection.
     /// ``failUnsent(_:code:)`` for a connection that is no longer ready: closed when it is
     /// draining (the pool closes it), failed otherwise.
     private func failUnsentOnClosedConnection(_ query: PendingQuery) {
         failUnsent(query, code: state == .draining ? .connectionClosed : .connectionFailed)
     }
 
+    /// Fails a query that never reached the server, so the pool may send it on another connection.
     private func failUnsent(_ query: PendingQuery, code: PGError.Code) {
         var error = PGError(code: code, message: "the connection is no longer open")
         error.wasNotSent = true
@@ -539,7 +539,6 @@ final class LibPQConnection: EventLoopHandler, @unchecked Sendable {
         if lastNumber != nil && sql == lastSQL && types == lastTypes { lastNumber = nil }
     }
 
-    /// The number this connection prepared the statement under, if any.
     /// The number of the statement `query` names when statements are named and it is prepared
     /// on this connection; `nil` otherwise.
     private func preparedNumber(of query: PendingQuery) -> Int? {
@@ -554,6 +553,7 @@ final class LibPQConnection: EventLoopHandler, @unchecked Sendable {
         statementMode == .unnamed || statementNumber != nil
     }
 
+    /// The number this connection prepared the statement under, if any.
     private func preparedNumber(sql: String, types: ParameterTypes) -> Int? {
         if let lastNumber, sql == lastSQL, types == lastTypes { return lastNumber }
         guard let number = statementNumbers[StatementKey(sql: sql, types: types)] else { return nil }
