@@ -403,8 +403,7 @@ struct ConnectionPoolTests {
         // until it has seen the timeout, so the connection cannot come free first however slowly
         // the machine runs: the upper bound can stretch under a sanitizer (a blocker that slept
         // 1.5 s could not let it; under ASan on the loaded CI machine the error once took 1.11 s).
-        let lockKey = Int64.random(in: 1...Int64.max)
-        try await withLockHeld(lockKey) { release in
+        try await withLockHeld { lock in
             try await withPool({
                 $0.maximumConnections = 1
                 $0.maximumPipelineDepth = 1
@@ -414,7 +413,7 @@ struct ConnectionPoolTests {
                 // bound, which a loaded machine (ninety tests connecting at once) can exceed; a
                 // query that timed out leaves the connection opening, so the next one finds it.
                 try await waitUntil("the pool's one connection opens") { (try? await pool.query("SELECT 1")) != nil }
-                let blocker = Task { try await pool.query("SELECT pg_advisory_lock($1), pg_advisory_unlock($1)", [.int8(lockKey)]) }
+                let blocker = Task { try await pool.query(lock.waitingSQL, lock.parameters) }
                 try await waitUntil { pool.inFlightCount >= 1 }  // 1 once leased, writeCost once sent
                 let start = ContinuousClock.now
                 let error = await #expect(throws: PGError.self) { try await pool.query("SELECT 1") }
@@ -422,7 +421,7 @@ struct ConnectionPoolTests {
                 #expect(error?.code == .connectionWaitTimeout)
                 #expect(waited >= .milliseconds(250))
                 #expect(waited < .milliseconds(1_000) * TestEnvironment.timeScale)
-                try await release()
+                try await lock.release()
                 _ = try await blocker.value
             }
         }
@@ -451,8 +450,7 @@ struct ConnectionPoolTests {
         // pool holds, until the test lets it go: the waiters queue behind it however slowly the
         // machine schedules them (a query that merely slept once finished first under ASan on a
         // busy CI machine, and the waiters were served instead of queued).
-        let lockKey = Int64.random(in: 1...Int64.max)
-        try await withLockHeld(lockKey) { release in
+        try await withLockHeld { lock in
             try await withPool({
                 $0.maximumConnections = 1
                 $0.maximumPipelineDepth = 1
@@ -460,14 +458,14 @@ struct ConnectionPoolTests {
             }) { pool in
                 _ = try await pool.query("SELECT 1")  // the one connection is open
                 let blocker = Task {
-                    try await pool.query("SELECT pg_advisory_lock($1), pg_advisory_unlock($1)", [.int8(lockKey)])
+                    try await pool.query(lock.waitingSQL, lock.parameters)
                 }
                 try await waitUntil { pool.inFlightCount >= 1 }  // 1 once leased, writeCost once sent
                 let waiters = (0..<2).map { _ in Task { try await pool.query("SELECT 1") } }
                 try await waitUntil { await pool.waiterCount == 2 }
                 let error = await #expect(throws: PGError.self) { try await pool.query("SELECT 1") }
                 #expect(error?.code == .tooManyWaiters)
-                try await release()
+                try await lock.release()
                 for waiter in waiters { _ = try await waiter.value }
                 _ = try await blocker.value
             }
@@ -546,19 +544,18 @@ struct ConnectionPoolTests {
         // their extra round trips under ThreadSanitizer alone came to 1.6 s. The slow statement
         // waits for a lock the test holds, so fast queries queued behind it would take at least
         // the backstop's 5 s (see withLockHeld), well apart from the bound however slow the machine.
-        let lockKey = Int64.random(in: 1...Int64.max)
-        try await withLockHeld(lockKey) { release in
+        try await withLockHeld { lock in
             try await withPool({ $0.minimumConnections = 2; $0.maximumConnections = 2; $0.writeCost = 1 }) { pool in
                 // Open both connections: two reservations at once need two.
                 try await pool.withConnection { _ in try await pool.withConnection { _ in } }
                 try await waitUntil { pool.sharedConnectionCount == 2 }
-                let slow = Task { try await pool.query("SELECT pg_advisory_lock($1), pg_advisory_unlock($1)", [.int8(lockKey)]) }
+                let slow = Task { try await pool.query(lock.waitingSQL, lock.parameters) }
                 try await waitUntil { pool.inFlightCount >= 1 }  // 1 once leased, writeCost once sent
                 try await Task.sleep(for: .milliseconds(20))  // the slow one's connection has answered nothing since
                 let start = ContinuousClock.now
                 try await expectEachCallerGetsItsOwnRow(from: pool, count: 100)
                 #expect(ContinuousClock.now - start < .seconds(2) * TestEnvironment.timeScale, "the fast queries went to the other connection")
-                try await release()
+                try await lock.release()
                 _ = try await slow.value
             }
         }
@@ -812,11 +809,10 @@ struct PoolTaskExecutorTests {
     @Test func aCallerOnTheIOThreadCanBeCancelled() async throws {
         // The statement waits for an advisory lock the test holds, so it cannot end before the
         // caller's cancellation is seen, however slowly the machine runs.
-        let lockKey = Int64.random(in: 1...Int64.max)
-        try await withLockHeld(lockKey) { release in
+        try await withLockHeld { lock in
             try await withPool { pool in
                 let slow = Task(executorPreference: pool.taskExecutor) {
-                    try await pool.query("SELECT pg_advisory_lock($1), pg_advisory_unlock($1)", [.int8(lockKey)])
+                    try await pool.query(lock.waitingSQL, lock.parameters)
                 }
                 try await waitUntil { pool.inFlightCount >= 1 }
                 try await Task.sleep(for: .milliseconds(100))
@@ -824,7 +820,7 @@ struct PoolTaskExecutorTests {
                 slow.cancel()
                 await #expect(throws: CancellationError.self) { try await slow.value }
                 #expect(ContinuousClock.now - start < .seconds(1) * TestEnvironment.timeScale, "returns at once, not when the statement ends")
-                try await release()
+                try await lock.release()
                 let rows = try await pool.query("SELECT 7")
                 #expect(try rows.first?.decode(Int.self, column: 0) == 7)
             }

@@ -54,16 +54,24 @@ func closing<T>(_ pools: ConnectionPool..., after body: () async throws -> T) as
     }
 }
 
-/// Runs `body` while a connection of another pool holds the advisory lock `key`; `body`'s
-/// `release` lets it go, and it is let go when `body` ends in any case. A query of the pool under
-/// test that takes the same lock waits until then, so it holds its connection for as long as the
-/// test wants, however slowly the machine runs. Should the test wait for that query without
+/// An advisory lock that a connection of another pool holds for the test (see ``withLockHeld(_:)``).
+struct HeldLock: Sendable {
+    /// A statement that waits until the lock is let go, then returns.
+    let waitingSQL = "SELECT pg_advisory_lock($1), pg_advisory_unlock($1)"
+    let parameters: [PGValue]
+    /// Lets the lock go.
+    let release: @Sendable () async throws -> Void
+}
+
+/// Runs `body` while a connection of another pool holds an advisory lock of its own; `body`'s
+/// `lock.release()` lets it go, and it is let go when `body` ends in any case. A query of the pool
+/// under test running `lock.waitingSQL` waits until then, so it holds its connection for as long
+/// as the test wants, however slowly the machine runs. Should the test wait for that query without
 /// releasing (the code under test broken), the lock goes after 5 s (x the sanitizer scale) anyway,
 /// so the test fails on its expectations instead of hanging.
-func withLockHeld<T: Sendable>(
-    _ key: Int64, _ body: @Sendable (_ release: @Sendable () async throws -> Void) async throws -> T
-) async throws -> T {
-    try await withPool { admin in
+func withLockHeld<T: Sendable>(_ body: @Sendable (HeldLock) async throws -> T) async throws -> T {
+    let key = Int64.random(in: 1...Int64.max)
+    return try await withPool { admin in
         try await admin.withConnection { holder in
             _ = try await holder.query("SELECT pg_advisory_lock($1)", [.int8(key)])
             let release: @Sendable () async throws -> Void = { _ = try await holder.query("SELECT pg_advisory_unlock_all()") }
@@ -72,7 +80,7 @@ func withLockHeld<T: Sendable>(
                 if !Task.isCancelled { try? await release() }
             }
             do {
-                let result = try await body(release)
+                let result = try await body(HeldLock(parameters: [.int8(key)], release: release))
                 backstop.cancel()
                 await backstop.value
                 try await release()
