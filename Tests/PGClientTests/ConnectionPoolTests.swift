@@ -609,24 +609,25 @@ struct ConnectionPoolTests {
         let app = TestDatabase.uniqueName("closing")
         let pool = try TestDatabase.pool(applicationName: app) { $0.maximumConnections = 3; $0.closeGracePeriod = .seconds(2) }
         let observer = try TestDatabase.pool()
-        let tasks = (0..<100).map { index in
-            Task { try await pool.query("SELECT pg_sleep(0.002), $1::int8", [.int8(Int64(index))], readOnly: index.isMultiple(of: 2)) }
-        }
-        try await Task.sleep(for: .milliseconds(20))
-        await pool.close()
-        for task in tasks {
-            do {
-                _ = try await task.value
-            } catch let error as PGError {
-                #expect(error.isConnectionError, "fails clearly: \(error)")
+        try await closing(pool, observer) {  // closing the pool again only waits
+            let tasks = (0..<100).map { index in
+                Task { try await pool.query("SELECT pg_sleep(0.002), $1::int8", [.int8(Int64(index))], readOnly: index.isMultiple(of: 2)) }
             }
+            try await Task.sleep(for: .milliseconds(20))
+            await pool.close()
+            for task in tasks {
+                do {
+                    _ = try await task.value
+                } catch let error as PGError {
+                    #expect(error.isConnectionError, "fails clearly: \(error)")
+                }
+            }
+            let error = await #expect(throws: PGError.self) { try await pool.query("SELECT 1") }
+            #expect(error?.code == .poolClosed)
+            let left = try await observer.query(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1", [.text(app)])
+            #expect(try left.first?.decode(Int.self, column: 0) == 0)
         }
-        let error = await #expect(throws: PGError.self) { try await pool.query("SELECT 1") }
-        #expect(error?.code == .poolClosed)
-        let left = try await observer.query(
-            "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1", [.text(app)])
-        #expect(try left.first?.decode(Int.self, column: 0) == 0)
-        await observer.close()
     }
 
     @Test func aClosedPoolIsFreedAtOnce() async throws {
@@ -666,9 +667,14 @@ struct ConnectionPoolTests {
     func aWriteInFlightCountsAsWriteCost(writeCost: Int) async throws {
         try await withPool({ $0.maximumConnections = 1; $0.writeCost = writeCost }) { pool in
             for (readOnly, weight) in [(true, 1), (false, writeCost)] {
-                let slow = Task { try await pool.query("SELECT pg_sleep(0.3)", readOnly: readOnly) }
-                try await waitUntil("the statement counts \(weight)") { pool.inFlightCount == weight }
-                _ = try await slow.value
+                // Held in flight by a lock, not a sleep: it stays there until the count is seen,
+                // however slowly the machine runs.
+                try await withLockHeld { lock in
+                    let held = Task { try await pool.query(lock.waitingSQL, lock.parameters, readOnly: readOnly) }
+                    try await waitUntil("the statement counts \(weight)") { pool.inFlightCount == weight }
+                    try await lock.release()
+                    _ = try await held.value
+                }
                 #expect(pool.inFlightCount == 0, "an answered statement no longer counts")
             }
         }
