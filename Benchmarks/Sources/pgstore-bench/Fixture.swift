@@ -46,7 +46,7 @@ struct Fixture {
         log("\(table): encoded session data: \(sampleData.count) bytes")
 
         var pgbench: PGBench?
-        if options.pgbench || options.modes.contains(.raw) {  // raw reads these rows too
+        if options.pgbench || options.modes.contains(.raw) || options.modes.contains(.nioraw) {  // the raw modes read these rows too
             _ = try await admin.query("""
                 INSERT INTO \(statements.table) (key, data, expires_on)
                 SELECT g::text, $1, now() + interval '30 days' FROM generate_series(1, $2::int8) g

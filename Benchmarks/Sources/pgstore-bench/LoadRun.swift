@@ -1,12 +1,15 @@
 import Foundation
 @_spi(Benchmarks) import PGStore
 import PGClient
+import PostgresNIO
 
 /// The store's SELECT and its constant parameters, for the `raw` mode (set up in main).
 nonisolated(unsafe) var rawQuery: (String, [PGValue]) = ("", [])
 nonisolated(unsafe) var rawKeyCount = 1
 /// The store's codec (same keys) for the `noactor` mode (set up in main).
 nonisolated(unsafe) var noActorCodec: SessionCodecBenchmark?
+/// PostgresNIO's client for the `nio` and `nioraw` modes (set up in main when they run).
+nonisolated(unsafe) var postgresNIO: PostgresNIOComparison?
 
 /// One measured run: `tasks` concurrent tasks doing `mode` operations for `seconds`.
 enum LoadRun {
@@ -84,6 +87,8 @@ enum LoadRun {
         switch kind {
         case .raw: try await raw(store, &generator)
         case .noactor: try await getWithoutActor(store, cookies, &generator)
+        case .nio: try await getThroughPostgresNIO(cookies, &generator)
+        case .nioraw: try await rawThroughPostgresNIO(&generator)
         case .get, .mixed: try await get(store, cookies, &generator)
         case .getsave: try await getSave(store, cookies, &generator)
         case .new: try await new(store, worker)
@@ -101,6 +106,33 @@ enum LoadRun {
         let rows = try await store.pool.query(rawQuery.0, [.text(id)] + rawQuery.1, readOnly: true)
         guard let row = rows.first else { throw BenchError.missed }
         if try row.withUnsafeBytes(column: 0, { codec.openValues($0, id: id) }) == nil { throw BenchError.missed }
+    }
+
+    /// A get as a session store written on PostgresNIO would do it: the same codec work as
+    /// `noactor`, on the calling task, and the same SELECT as a PostgresNIO prepared statement.
+    @inline(never)
+    private nonisolated(nonsending) static func getThroughPostgresNIO(_ cookies: [String], _ generator: inout FastRandom) async throws {
+        let cookie = cookies[Int.random(in: 0..<cookies.count, using: &generator)]
+        guard let client = postgresNIO?.client, let codec = noActorCodec, let id = codec.openCookie(header: cookie, name: "sid") else {
+            throw BenchError.missed
+        }
+        let rows = try await client.execute(SelectSessionStatement(key: id))
+        var opened = false
+        for try await (data, _) in rows {
+            opened = data.withUnsafeReadableBytes { codec.openValues($0, id: id) } != nil
+        }
+        if !opened { throw BenchError.missed }
+    }
+
+    /// `raw` through PostgresNIO: the store's SELECT of pgbench's rows, nothing else.
+    @inline(never)
+    private nonisolated(nonsending) static func rawThroughPostgresNIO(_ generator: inout FastRandom) async throws {
+        guard let client = postgresNIO?.client else { throw BenchError.missed }
+        let key = String(Int.random(in: 1...rawKeyCount, using: &generator))
+        let rows = try await client.execute(SelectSessionStatement(key: key))
+        var count = 0
+        for try await _ in rows { count += 1 }
+        if count != 1 { throw BenchError.missed }
     }
 
     @inline(never)

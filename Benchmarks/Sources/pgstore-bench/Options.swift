@@ -5,13 +5,21 @@ struct Options {
     /// `raw` runs the store's SELECT straight through the pool (no codec, no store actor), to
     /// separate the client's cost from the store's. `noactor` does a get's work (open the
     /// cookie, the SELECT, open and decode the row) on the calling task, without the
-    /// `SessionStore` actor, to measure what the actor's hops cost.
-    enum Mode: String, CaseIterable { case get, getsave, new, mixed, raw, noactor }
+    /// `SessionStore` actor, to measure what the actor's hops cost. `nio` does what `noactor` does
+    /// with PostgresNIO's client sending the SELECT instead of the store's pool (a session store
+    /// written on PostgresNIO), `nioraw` what `raw` does through PostgresNIO.
+    enum Mode: String, CaseIterable {
+        case get, getsave, new, mixed, raw, noactor, nio, nioraw
+
+        /// Whether the mode's queries go through PostgresNIO rather than the store's pool.
+        var usesPostgresNIO: Bool { self == .nio || self == .nioraw }
+    }
 
     var url = ProcessInfo.processInfo.environment["PGSTORE_TEST_URL"] ?? ""
     var modes: [Mode] = [.get]
     var tasks: [Int] = [64]
     var pool = 8
+    var nioConnections: Int?  // PostgresNIO's connections in the nio modes; nil: the pool size
     var duration = 10.0
     var sessions = 100_000
     var valueSize = 200
@@ -29,11 +37,11 @@ struct Options {
     var randomIDs = false
 
     static let usage = """
-        usage: pgstore-bench [--url URL] [--mode get,getsave,new,mixed,raw,noactor] [--tasks 1,8,64,512] [--pool 8]
+        usage: pgstore-bench [--url URL] [--mode get,getsave,new,mixed,raw,noactor,nio,nioraw] [--tasks 1,8,64,512] [--pool 8]
                              [--duration 10] [--sessions 100000] [--value-size 200] [--signed-only]
                              [--no-pgbench] [--pgbench-clients 8,32] [--table NAME] [--filler N]
                              [--pack N] [--write-cost N] [--codec-loop N] [--rounds N] [--size-rounds N] [--on-pool-thread]
-                             [--random-ids]
+                             [--random-ids] [--nio-connections N]
         --filler N adds N more rows of the same size to test how reads scale with table size, keyed as
           the store keys them: by default IDs that begin with an hour of the 30 days before the load's
           sessions were made (older sessions), with --random-ids fully random IDs.
@@ -47,6 +55,8 @@ struct Options {
           prints the small table's RESULT line, then the large one's, and logs the large/small ratios.
         --on-pool-thread runs the load's tasks on the pool's I/O thread (ConnectionPool.taskExecutor)
           instead of the global executor.
+        --nio-connections N gives PostgresNIO's client in the nio and nioraw modes N connections (default:
+          the pool size). It runs one query at a time per connection.
         --codec-loop N runs the codec work of N gets without a database (for callgrind) and exits.
         Prints one RESULT line per measured run on stdout; everything else goes to stderr.
         URL defaults to $PGSTORE_TEST_URL (scripts/with-postgres sets it).
@@ -90,6 +100,7 @@ struct Options {
             case "--size-rounds": options.sizeRounds = max(1, try ints(argument)[0])
             case "--on-pool-thread": options.onPoolThread = true
             case "--random-ids": options.randomIDs = true
+            case "--nio-connections": options.nioConnections = try ints(argument)[0]
             case "-h", "--help": throw OptionError(usage)
             default: throw OptionError("unknown option \(argument)\n\(usage)")
             }

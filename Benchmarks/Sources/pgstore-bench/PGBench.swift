@@ -68,7 +68,7 @@ struct PGBench {
     func scripts(for mode: Options.Mode) -> [String] {
         let path = { (name: String) in self.directory.appendingPathComponent(name).path }
         switch mode {
-        case .get, .raw, .noactor: return [path("get.sql")]
+        case .get, .raw, .noactor, .nio, .nioraw: return [path("get.sql")]
         case .getsave: return [path("getsave.sql")]
         case .new: return [path("new.sql")]
         case .mixed: return [path("get.sql") + "@90", path("getsave.sql") + "@9", path("new.sql") + "@1"]

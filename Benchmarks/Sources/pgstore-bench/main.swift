@@ -53,6 +53,11 @@ func runModes(admin: ConnectionPool, serverCPU: ServerCPU?) async throws {
     rawQuery = (fixture.statements.select, [.float8(await store.touchThresholdForBenchmarks)])
     rawKeyCount = options.sessions
     noActorCodec = try SessionCodecBenchmark(keys: [try makeKey(7, encrypted: options.encrypted)])
+    if options.modes.contains(where: \.usesPostgresNIO) {
+        SelectSessionStatement.storeSQL = fixture.statements.select
+        SelectSessionStatement.touchThreshold = await store.touchThresholdForBenchmarks
+        postgresNIO = try PostgresNIOComparison(url: options.url, connections: options.nioConnections ?? options.pool)
+    }
     for mode in options.modes {
         var pgbenchBest: (tps: Double, clients: Int) = (0, 0)
         if let pgbench = fixture.pgbench {
@@ -85,14 +90,17 @@ func runModes(admin: ConnectionPool, serverCPU: ServerCPU?) async throws {
             emitResult(mode: mode, tasks: tasks, result, pgbenchTPS: pgbenchTPS, ratio: ratio)
         }
     }
+    await postgresNIO?.close()
     try await fixture.tearDown(admin: admin)
 }
 
 /// The RESULT line of one measured run (see the README's benchmark section for its fields).
+/// `pool` is the connections the mode's queries went over: PostgresNIO's in the nio modes.
 func emitResult(mode: Options.Mode, tasks: Int, _ result: Measurement, pgbenchTPS: Double, ratio: Double) {
+    let connections = mode.usesPostgresNIO ? options.nioConnections ?? options.pool : options.pool
     emit(String(
         format: "RESULT mode=%@ tasks=%d pool=%d ops_per_s=%.0f p50_ms=%.2f p99_ms=%.2f p999_ms=%.2f cpu_us_per_op=%.1f rss_mb=%.0f pgbench_tps=%.0f ratio=%.2f",
-        mode.rawValue, tasks, options.pool, result.opsPerSecond, result.percentileMillis(0.5),
+        mode.rawValue, tasks, connections, result.opsPerSecond, result.percentileMillis(0.5),
         result.percentileMillis(0.99), result.percentileMillis(0.999), result.cpuMicrosPerOp,
         ProcessStats.peakRSSMegabytes(), pgbenchTPS, ratio))
     if result.errors > 0 { log("mode=\(mode) tasks=\(tasks): \(result.errors) errors") }
