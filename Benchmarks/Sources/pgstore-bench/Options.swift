@@ -36,6 +36,11 @@ struct Options {
     var onPoolThread = false
     var randomIDs = false
 
+    /// The connections a mode's queries go over: PostgresNIO's in the nio modes, else the pool's.
+    func connections(for mode: Mode) -> Int {
+        mode.usesPostgresNIO ? nioConnections ?? pool : pool
+    }
+
     static let usage = """
         usage: pgstore-bench [--url URL] [--mode get,getsave,new,mixed,raw,noactor,nio,nioraw] [--tasks 1,8,64,512] [--pool 8]
                              [--duration 10] [--sessions 100000] [--value-size 200] [--signed-only]

@@ -52,11 +52,10 @@ final class PostgresNIOComparison: Sendable {
 struct SelectSessionStatement: PostgresPreparedStatement {
     typealias Row = (ByteBuffer, Bool)
 
-    /// The store's SQL and its `$2`, taken from the store at run time (set up in main, before
-    /// any query).
-    nonisolated(unsafe) static var storeSQL = ""
+    /// The store's `$2`, taken from the store at run time (set up in main, before any query).
     nonisolated(unsafe) static var touchThreshold = 0.0
-    static var sql: String { storeSQL }
+    /// The store's SQL, as the `raw` mode sends it.
+    static var sql: String { rawQuery.0 }
     static var name: String { "pgstore_bench_select" }
 
     let key: String

@@ -54,9 +54,8 @@ func runModes(admin: ConnectionPool, serverCPU: ServerCPU?) async throws {
     rawKeyCount = options.sessions
     noActorCodec = try SessionCodecBenchmark(keys: [try makeKey(7, encrypted: options.encrypted)])
     if options.modes.contains(where: \.usesPostgresNIO) {
-        SelectSessionStatement.storeSQL = fixture.statements.select
         SelectSessionStatement.touchThreshold = await store.touchThresholdForBenchmarks
-        postgresNIO = try PostgresNIOComparison(url: options.url, connections: options.nioConnections ?? options.pool)
+        postgresNIO = try PostgresNIOComparison(url: options.url, connections: options.connections(for: .nio))
     }
     for mode in options.modes {
         var pgbenchBest: (tps: Double, clients: Int) = (0, 0)
@@ -97,10 +96,9 @@ func runModes(admin: ConnectionPool, serverCPU: ServerCPU?) async throws {
 /// The RESULT line of one measured run (see the README's benchmark section for its fields).
 /// `pool` is the connections the mode's queries went over: PostgresNIO's in the nio modes.
 func emitResult(mode: Options.Mode, tasks: Int, _ result: Measurement, pgbenchTPS: Double, ratio: Double) {
-    let connections = mode.usesPostgresNIO ? options.nioConnections ?? options.pool : options.pool
     emit(String(
         format: "RESULT mode=%@ tasks=%d pool=%d ops_per_s=%.0f p50_ms=%.2f p99_ms=%.2f p999_ms=%.2f cpu_us_per_op=%.1f rss_mb=%.0f pgbench_tps=%.0f ratio=%.2f",
-        mode.rawValue, tasks, connections, result.opsPerSecond, result.percentileMillis(0.5),
+        mode.rawValue, tasks, options.connections(for: mode), result.opsPerSecond, result.percentileMillis(0.5),
         result.percentileMillis(0.99), result.percentileMillis(0.999), result.cpuMicrosPerOp,
         ProcessStats.peakRSSMegabytes(), pgbenchTPS, ratio))
     if result.errors > 0 { log("mode=\(mode) tasks=\(tasks): \(result.errors) errors") }
