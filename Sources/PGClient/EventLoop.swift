@@ -310,12 +310,13 @@ final class EventLoop: @unchecked Sendable {
     private static let schedBatch: Int32 = 3
 
     /// Disposes of a job that came after the thread stopped. A task still runs, on the global
-    /// executor; a query fails (its caller picked a connection just before the pool closed);
-    /// other work has nothing left to act on, the pool's connections being closed.
+    /// executor; a query fails and stops counting against its connection (its caller picked the
+    /// connection just before the pool closed); other work has nothing left to act on, the
+    /// pool's connections being closed.
     private func reject(_ job: Job) {
         switch job {
         case .task(let task): globalConcurrentExecutor.enqueue(ExecutorJob(task))
-        case .submit(let query, _): query.fail(PGError.poolClosed)
+        case .submit(let query, let connection): connection.refuse(query)
         case .run: break
         }
     }

@@ -7,9 +7,9 @@ import Glibc
 
 /// One libpq connection in non-blocking pipeline mode, confined to its ``EventLoop``'s thread.
 ///
-/// Every method except the `let`s and `inFlight` runs on the loop thread; the class is
-/// `@unchecked Sendable` only so the pool can hand it to `EventLoop.execute`. It owns its `PGconn`
-/// and finishes it exactly once (`teardown()`).
+/// Every method except the `let`s, `inFlight` and `refuse(_:)` runs on the loop thread; the
+/// class is `@unchecked Sendable` only so the pool can hand it to `EventLoop.execute`. It owns its
+/// `PGconn` and finishes it exactly once (`teardown()`).
 ///
 /// Each query goes out as its own pipeline segment (Parse when new, Bind/Execute, Sync), so a
 /// failing statement aborts only its own segment: the other callers in the pipeline are
@@ -594,6 +594,15 @@ final class LibPQConnection: EventLoopHandler, @unchecked Sendable {
         if inFlight.add(1, ordering: .relaxed).oldValue == 0 {
             lastProgress.store(EventLoop.monotonicNanos(), ordering: .relaxed)
         }
+    }
+
+    /// Fails a query that reached the loop after its thread stopped (its caller picked this
+    /// connection just before the pool closed). Any thread. It stops counting against the
+    /// connection as an answered one does: a reservation of this connection waits for the count
+    /// to fall to zero, and would otherwise wait for ever.
+    func refuse(_ query: PendingQuery) {
+        inFlight.subtract(1, ordering: .sequentiallyConsistent)  // what the caller's lease added
+        query.fail(PGError.poolClosed)
     }
 
     /// A query leaves the pipeline: it stops counting against the connection, its caller

@@ -867,6 +867,39 @@ struct PoolTaskExecutorTests {
         #expect(outcome == .some(.poolClosed))
     }
 
+    @Test func aReservationWaitingForAQueryTheStoppedThreadRejectedEnds() async throws {
+        // A caller picks the pool's one connection (its query counted, not yet handed over); a
+        // reservation takes that connection and waits for the query to be answered; the pool
+        // closes and its thread stops before the query is handed over. The rejected query must
+        // stop counting, or the reservation waits for it for ever.
+        let pool = try TestDatabase.pool { $0.maximumConnections = 1 }
+        _ = try await pool.query("SELECT 1")  // the connection is open
+        let connection = try await pool.lease(exclusive: false)
+        let reservation = Task { () -> PGError.Code? in
+            do {
+                _ = try await pool.withConnection { try await $0.query("SELECT 2") }
+                return nil
+            } catch {
+                return (error as? PGError)?.code
+            }
+        }
+        try await waitUntil("the reservation takes the connection") { pool.sharedConnectionCount == 0 }
+        await pool.close()
+        let query = PendingQuery(sql: "SELECT 1", parameters: try EncodedParameters([]), readOnly: true)
+        let rejected = await within(.seconds(10)) { () -> PGError.Code? in
+            do {
+                _ = try await answer(to: query) { connection.loop.submit(query, to: connection) }
+                return nil
+            } catch {
+                return (error as? PGError)?.code
+            }
+        }
+        #expect(rejected == .some(.poolClosed))
+        let outcome = await within(.seconds(10)) { await reservation.value }
+        #expect(outcome == .some(.poolClosed), "the reservation ended with the pool's error")
+        reservation.cancel()  // should it still wait (the failure above), it stops polling
+    }
+
     /// What `body` returns, or `nil` when it takes longer than `limit` (it is then left
     /// waiting, so that a test fails instead of hanging).
     private func within<T: Sendable>(_ limit: Duration, _ body: @escaping @Sendable () async -> T) async -> T? {
