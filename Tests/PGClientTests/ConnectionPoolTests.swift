@@ -304,7 +304,12 @@ struct ConnectionPoolTests {
                     }
                     return failures
                 }
-                try await Task.sleep(for: .milliseconds(40))
+                // The load's connections are open (a fixed 40 ms sleep was sometimes too short
+                // under the parallel suite, and nothing was there to terminate yet).
+                try await waitUntil("the pool's backends are up") {
+                    let open = try await admin.query("SELECT count(*) FROM pg_stat_activity WHERE application_name = $1", [.text(app)])
+                    return try (open.first?.decode(Int.self, column: 0) ?? 0) >= 1
+                }
                 let killed = try await admin.query(
                     "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1", [.text(app)])
                 #expect(try killed.first?.decode(Int.self, column: 0) ?? 0 >= 1)
