@@ -14,10 +14,16 @@ public struct SessionCleanupService: Service {
         self.interval = interval
     }
 
-    /// Deletes expired rows every `interval` until graceful shutdown or cancellation.
+    /// Deletes expired rows every `interval` until graceful shutdown or cancellation. Should the
+    /// store's pool be closed first, the deleting stops and the service waits for the shutdown.
     public func run() async throws {
         await cancelWhenGracefulShutdown {
             await store.runCleanup(interval: interval)
         }
+        // The cleanup also ends when the pool was closed under it. A service that returns makes
+        // its ServiceGroup cancel every other service (by default), so it waits for the group's
+        // shutdown instead of ending the application. After a shutdown or a cancellation this
+        // returns at once.
+        try? await gracefulShutdown()
     }
 }

@@ -1,8 +1,10 @@
 import Logging
+import PGClient
 
 extension SessionStore {
-    /// Deletes expired rows every `interval` until the calling task is cancelled; for task groups
-    /// and services. Failures are logged and the loop goes on.
+    /// Deletes expired rows every `interval` until the calling task is cancelled or the store's
+    /// pool is closed; for task groups and services. Other failures are logged and the loop goes
+    /// on.
     ///
     /// - Parameter interval: the pause between runs.
     public nonisolated func runCleanup(interval: Duration) async {
@@ -12,6 +14,11 @@ extension SessionStore {
                 await logCleanup(deleted: deleted, error: nil)
             } catch is CancellationError {
                 return
+            } catch let error as PGError where error.code == .poolClosed {
+                // A closed pool never opens again: retrying would log a failure every interval,
+                // and keep the store alive, until someone cancelled the cleanup.
+                await logCleanupEnd()
+                return
             } catch {
                 await logCleanup(deleted: 0, error: error)
             }
@@ -20,12 +27,17 @@ extension SessionStore {
     }
 
     /// Starts ``runCleanup(interval:)`` in a task of its own and returns its handle; cancel the
-    /// handle (or call ``CleanupTask/stop()``) to stop it.
+    /// handle (or call ``CleanupTask/stop()``) to stop it. It also stops by itself once the
+    /// store's pool is closed (``close()``).
     ///
     /// - Parameter interval: the pause between runs.
     /// - Returns: the handle of the running cleanup.
     public nonisolated func startCleanup(interval: Duration) -> CleanupTask {
         CleanupTask(task: Task { await self.runCleanup(interval: interval) })
+    }
+
+    private func logCleanupEnd() {
+        cleanupLogger.debug("session cleanup stops: the connection pool is closed")
     }
 
     private func logCleanup(deleted: Int, error: (any Error)?) {

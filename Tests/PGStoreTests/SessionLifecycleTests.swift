@@ -4,6 +4,7 @@ import Testing
 import PGClient
 import ServiceLifecycle
 import Logging
+import Synchronization
 import PGTestSupport
 @testable import PGStore
 
@@ -299,6 +300,77 @@ struct SessionLifecycleTests {
             // A cleanup pass in flight finishes first; under TSan on the loaded 2-core CI machine
             // that took 1.1 s once (2026-12-04). The bound catches a stop that waits or hangs.
             #expect(ContinuousClock.now - start < .seconds(2) * TestEnvironment.timeScale)
+        }
+    }
+
+    @Test func aCleanupWhosePoolClosedEndsByItself() async throws {
+        // A closed pool never opens again: a cleanup left running after close() would log a
+        // failure every interval, and keep the store alive, until someone cancels it.
+        let table = StoreTestDatabase.uniqueTable()
+        let cleanup = try await withStore(table: table) { store in
+            let cleanup = store.startCleanup(interval: .milliseconds(20))
+            try await Task.sleep(for: .milliseconds(50))
+            return cleanup
+        }
+        let endedByItself = await withTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                await cleanup.value
+                return true
+            }
+            group.addTask {
+                try? await Task.sleep(for: .seconds(5) * TestEnvironment.timeScale)
+                cleanup.cancel()  // the failure's way out: the cleanup still ran
+                return false
+            }
+            let first = await group.next() ?? false
+            group.cancelAll()
+            return first
+        }
+        #expect(endedByItself, "the cleanup ended without being cancelled once its pool closed")
+    }
+
+    @Test func theCleanupServiceWhosePoolClosedWaitsForTheGroupsShutdown() async throws {
+        // The cleanup ends once its pool is closed, but the service does not end the application
+        // with it (a ServiceGroup cancels every service when one returns): it waits for the
+        // group's graceful shutdown, as before.
+        let table = StoreTestDatabase.uniqueTable()
+        var configuration = SessionStore.Configuration()
+        configuration.tableName = table
+        let store = try await SessionStore(url: try StoreTestDatabase.url, keys: [SessionKey(hashKey: hashKeyA)], configuration: configuration)
+        let group = ServiceGroup(
+            services: [SessionCleanupService(store: store, interval: .milliseconds(20))],
+            gracefulShutdownSignals: [], logger: Logger(label: "test"))
+        let finished = Mutex(false)
+        let running = Task {
+            try await group.run()
+            finished.withLock { $0 = true }
+        }
+        try await Task.sleep(for: .milliseconds(50))
+        _ = try? await store.pool.query("DROP TABLE IF EXISTS \"\(table)\"")
+        await store.close()
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(!finished.withLock { $0 }, "the group still runs after the pool closed")
+        await group.triggerGracefulShutdown()
+        try await running.value
+        #expect(finished.withLock { $0 })
+    }
+
+    @Test func theCleanupServiceStopsWhenItsTaskIsCancelled() async throws {
+        // Outside a ServiceGroup, cancelling the task that runs the service stops it, also after
+        // its pool closed (when it waits for a shutdown that no group will send).
+        for closeFirst in [false, true] {
+            try await withStore { store in
+                let running = Task { try await SessionCleanupService(store: store, interval: .milliseconds(20)).run() }
+                try await Task.sleep(for: .milliseconds(50))
+                if closeFirst {
+                    await store.close()
+                    try await Task.sleep(for: .milliseconds(50))
+                }
+                let start = ContinuousClock.now
+                running.cancel()
+                try await running.value
+                #expect(ContinuousClock.now - start < .seconds(2) * TestEnvironment.timeScale, "pool closed first: \(closeFirst)")
+            }
         }
     }
 }
