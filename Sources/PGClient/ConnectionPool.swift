@@ -48,7 +48,8 @@ public actor ConnectionPool {
 
     private var connections: [Int: LibPQConnection] = [:]
     private var ready: [LibPQConnection] = []  // open, not reserved by withConnection
-    private var connectingCount = 0
+    /// Connections being opened: their `ready` (or `closed`) has not reached the pool yet.
+    private var connecting: Set<Int> = []
     private var nextID = 0
     // FIFO: waiters are served, and time out, in arrival order (the wait is the same for all, so
     // arrival order is deadline order and one sleeping task times them all out).
@@ -296,6 +297,13 @@ public actor ConnectionPool {
     /// instead of sleeping and hoping).
     var waiterCount: Int { waiters.count }
 
+    /// Counts `connection` as being opened, as opening one does, without connecting it: tests
+    /// then report it ready and closed in either order.
+    func adoptConnectingForTests(_ connection: LibPQConnection) {
+        connections[connection.id] = connection
+        connecting.insert(connection.id)
+    }
+
     /// The number of connections open and not reserved, as callers see them (for tests).
     nonisolated var sharedConnectionCount: Int { router.withLock(announcingTo: self) { $0.count } }
 
@@ -496,7 +504,7 @@ public actor ConnectionPool {
     // MARK: Opening and losing connections
 
     private func openConnectionIfNeeded() {
-        guard !closed, connectingCount == 0, connections.count < configuration.maximumConnections else { return }
+        guard !closed, connecting.isEmpty, connections.count < configuration.maximumConnections else { return }
         if consecutiveFailures > 0 {
             scheduleReconnect()
             return
@@ -527,7 +535,7 @@ public actor ConnectionPool {
                 }
             ))
         connections[id] = connection
-        connectingCount += 1
+        connecting.insert(id)
         logger.trace("opening connection", metadata: ["connection": "\(id)"])
         loop.execute { connection.connect() }
     }
@@ -545,14 +553,17 @@ public actor ConnectionPool {
 
     private func reconnectNow() {
         reconnectScheduled = false
-        guard !closed, connectingCount == 0, connections.count < configuration.maximumConnections else { return }
+        guard !closed, connecting.isEmpty, connections.count < configuration.maximumConnections else { return }
         if connections.count < configuration.minimumConnections || !waiters.isEmpty || ready.isEmpty {
             openConnection()
         }
     }
 
-    private func connectionBecameReady(_ connection: LibPQConnection) {
-        connectingCount -= 1
+    func connectionBecameReady(_ connection: LibPQConnection) {
+        // A connection that failed right after connecting can be reported closed first: the two
+        // callbacks reach the pool in tasks of their own, which nothing orders. Forgotten by
+        // then, it must not join the ready ones (every query picked for it would fail).
+        guard connecting.remove(connection.id) != nil, connections[connection.id] != nil else { return }
         consecutiveFailures = 0
         lastConnectError = nil
         guard !closed else {
@@ -567,12 +578,14 @@ public actor ConnectionPool {
         if connections.count < configuration.minimumConnections { openConnectionIfNeeded() }
     }
 
-    private func connectionDidClose(_ connection: LibPQConnection, error: PGError?, wasConnecting: Bool) {
+    func connectionDidClose(_ connection: LibPQConnection, error: PGError?, wasConnecting: Bool) {
         guard connections.removeValue(forKey: connection.id) != nil else { return }
         ready.removeAll { $0 === connection }
         publishReady()
+        // Failed while connecting, or its `ready` is still on the way (see connectionBecameReady):
+        // either way it is no longer being opened.
+        connecting.remove(connection.id)
         if wasConnecting {
-            connectingCount -= 1
             if let error {
                 consecutiveFailures += 1
                 lastConnectError = error

@@ -635,6 +635,40 @@ struct ConnectionPoolTests {
         }
     }
 
+    @Test(arguments: [false, true])
+    func aConnectionReportedReadyAndClosedInEitherOrderIsForgotten(closedFirst: Bool) async throws {
+        // The I/O thread reports a connection ready, and closed, in tasks of their own that
+        // nothing orders: one whose backend ends right after connecting can be reported closed
+        // first. Either way it must not end up among the ready connections (every query picked
+        // for it would fail), nor count as still being opened (no other would open meanwhile).
+        try await withPool({ $0.minimumConnections = 0; $0.maximumConnections = 2 }) { pool in
+            _ = try await pool.query("SELECT 1")  // one real connection, ready
+            let doomed = LibPQConnection(
+                id: 1_000_000, loop: pool.loop, conninfo: "", redactor: SecretRedactor(conninfo: ""), statementMode: .named,
+                connectTimeout: .seconds(1), writeCost: 1,
+                callbacks: .init(ready: { _ in }, closed: { _, _, _ in }, completed: { _ in }))
+            await pool.adoptConnectingForTests(doomed)
+            let lost = PGError(code: .connectionFailed, message: "the backend ended right after connecting")
+            if closedFirst {
+                await pool.connectionDidClose(doomed, error: lost, wasConnecting: false)
+                await pool.connectionBecameReady(doomed)
+            } else {
+                await pool.connectionBecameReady(doomed)
+                await pool.connectionDidClose(doomed, error: lost, wasConnecting: false)
+            }
+            #expect(pool.sharedConnectionCount == 1, "only the real connection is ready")
+            #expect(await pool.connectionCount == 1)
+            // Concurrent queries all succeed, and the pool can still open its second connection.
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for index in 0..<200 {
+                    group.addTask { _ = try await pool.query("SELECT $1::int8, pg_sleep(0.001)", [.int8(Int64(index))]) }
+                }
+                try await group.waitForAll()
+            }
+            try await waitUntil("the second connection opens") { await pool.connectionCount == 2 }
+        }
+    }
+
     @Test func aClosedPoolIsFreedAtOnce() async throws {
         // Its first query waited for the first connection, which starts the task that times
         // waiters out; that task slept until the waiter's deadline and held the pool until then
