@@ -48,7 +48,8 @@ public actor ConnectionPool {
 
     private var connections: [Int: LibPQConnection] = [:]
     private var ready: [LibPQConnection] = []  // open, not reserved by withConnection
-    /// Connections being opened: their `ready` (or `closed`) has not reached the pool yet.
+    /// Connections being opened: their `ready` (or `closed`) has not reached the pool yet. Always
+    /// a subset of `connections`' keys (a close removes a connection from both).
     private var connecting: Set<Int> = []
     private var nextID = 0
     // FIFO: waiters are served, and time out, in arrival order (the wait is the same for all, so
@@ -561,9 +562,10 @@ public actor ConnectionPool {
 
     func connectionBecameReady(_ connection: LibPQConnection) {
         // A connection that failed right after connecting can be reported closed first: the two
-        // callbacks reach the pool in tasks of their own, which nothing orders. Forgotten by
-        // then, it must not join the ready ones (every query picked for it would fail).
-        guard connecting.remove(connection.id) != nil, connections[connection.id] != nil else { return }
+        // callbacks reach the pool in tasks of their own, which nothing orders. Its close took it
+        // out of `connecting` (and `connections`) then, and it must not join the ready ones
+        // (every query picked for it would fail).
+        guard connecting.remove(connection.id) != nil else { return }
         consecutiveFailures = 0
         lastConnectError = nil
         guard !closed else {
