@@ -877,12 +877,7 @@ struct PoolTaskExecutorTests {
         let closed = Task(executorPreference: pool.taskExecutor) { () -> PGError.Code? in
             _ = try? await pool.query("SELECT 1")
             await pool.close()  // stops the very thread this task ran on: it must not wait on itself
-            do {
-                _ = try await pool.query("SELECT 1")
-                return nil
-            } catch {
-                return (error as? PGError)?.code
-            }
+            return await pgErrorCode { _ = try await pool.query("SELECT 1") }
         }
         let outcome = await within(.seconds(10)) { await closed.value }
         #expect(outcome == .some(.poolClosed), "close returns, and later queries fail as closed")
@@ -895,13 +890,8 @@ struct PoolTaskExecutorTests {
         let connection = try await pool.withConnection { $0.connection }
         await pool.close()
         let query = PendingQuery(sql: "SELECT 1", parameters: try EncodedParameters([]), readOnly: true)
-        let outcome = await within(.seconds(10)) { () -> PGError.Code? in
-            do {
-                _ = try await answer(to: query) { connection.loop.submit(query, to: connection) }
-                return nil
-            } catch {
-                return (error as? PGError)?.code
-            }
+        let outcome = await within(.seconds(10)) {
+            await pgErrorCode { _ = try await answer(to: query) { connection.loop.submit(query, to: connection) } }
         }
         #expect(outcome == .some(.poolClosed))
     }
@@ -914,24 +904,12 @@ struct PoolTaskExecutorTests {
         let pool = try TestDatabase.pool { $0.maximumConnections = 1 }
         _ = try await pool.query("SELECT 1")  // the connection is open
         let connection = try await pool.lease(exclusive: false)
-        let reservation = Task { () -> PGError.Code? in
-            do {
-                _ = try await pool.withConnection { try await $0.query("SELECT 2") }
-                return nil
-            } catch {
-                return (error as? PGError)?.code
-            }
-        }
+        let reservation = Task { await pgErrorCode { _ = try await pool.withConnection { try await $0.query("SELECT 2") } } }
         try await waitUntil("the reservation takes the connection") { pool.sharedConnectionCount == 0 }
         await pool.close()
         let query = PendingQuery(sql: "SELECT 1", parameters: try EncodedParameters([]), readOnly: true)
-        let rejected = await within(.seconds(10)) { () -> PGError.Code? in
-            do {
-                _ = try await answer(to: query) { connection.loop.submit(query, to: connection) }
-                return nil
-            } catch {
-                return (error as? PGError)?.code
-            }
+        let rejected = await within(.seconds(10)) {
+            await pgErrorCode { _ = try await answer(to: query) { connection.loop.submit(query, to: connection) } }
         }
         #expect(rejected == .some(.poolClosed))
         let outcome = await within(.seconds(10)) { await reservation.value }
@@ -973,6 +951,16 @@ struct PoolTaskExecutorTests {
 /// What the I/O thread answers to `query`, awaited as `ConnectionPool.run` awaits it: `send`
 /// hands the query on once its continuation is set, and the answer's hand-off from the I/O
 /// thread is announced to ThreadSanitizer.
+/// The code of the `PGError` that `body` throws; `nil` when it returns (or throws another error).
+private func pgErrorCode(_ body: () async throws -> Void) async -> PGError.Code? {
+    do {
+        try await body()
+        return nil
+    } catch {
+        return (error as? PGError)?.code
+    }
+}
+
 private func answer(to query: PendingQuery, send: () -> Void) async throws -> QueryResult {
     defer { ThreadSanitizer.acquire(query) }
     return try await withUnsafeThrowingContinuation { continuation in
