@@ -306,8 +306,7 @@ struct SessionLifecycleTests {
     @Test func aCleanupWhosePoolClosedEndsByItself() async throws {
         // A closed pool never opens again: a cleanup left running after close() would log a
         // failure every interval, and keep the store alive, until someone cancels it.
-        let table = StoreTestDatabase.uniqueTable()
-        let cleanup = try await withStore(table: table) { store in
+        let cleanup = try await withStore { store in
             let cleanup = store.startCleanup(interval: .milliseconds(20))
             try await Task.sleep(for: .milliseconds(50))
             return cleanup
@@ -334,36 +333,42 @@ struct SessionLifecycleTests {
         // with it (a ServiceGroup cancels every service when one returns): it waits for the
         // group's graceful shutdown, as before.
         let table = StoreTestDatabase.uniqueTable()
-        var configuration = SessionStore.Configuration()
-        configuration.tableName = table
-        let store = try await SessionStore(url: try StoreTestDatabase.url, keys: [SessionKey(hashKey: hashKeyA)], configuration: configuration)
-        let group = ServiceGroup(
-            services: [SessionCleanupService(store: store, interval: .milliseconds(20))],
-            gracefulShutdownSignals: [], logger: Logger(label: "test"))
-        let finished = Mutex(false)
-        let running = Task {
-            try await group.run()
-            finished.withLock { $0 = true }
+        try await withStore(table: table) { store in
+            let group = ServiceGroup(
+                services: [SessionCleanupService(store: store, interval: .milliseconds(20))],
+                gracefulShutdownSignals: [], logger: Logger(label: "test"))
+            let finished = Mutex(false)
+            let running = Task {
+                try await group.run()
+                finished.withLock { $0 = true }
+            }
+            try await Task.sleep(for: .milliseconds(50))
+            try await closing(store, table: table)
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(!finished.withLock { $0 }, "the group still runs after the pool closed")
+            await group.triggerGracefulShutdown()
+            try await running.value
+            #expect(finished.withLock { $0 })
         }
-        try await Task.sleep(for: .milliseconds(50))
-        _ = try? await store.pool.query("DROP TABLE IF EXISTS \"\(table)\"")
+    }
+
+    /// Drops the store's table and closes the store, in the middle of a test (`withStore` drops
+    /// the table only through the store's pool, which is closed by then).
+    private func closing(_ store: SessionStore, table: String) async throws {
+        _ = try await store.pool.query("DROP TABLE IF EXISTS \"\(table)\"")
         await store.close()
-        try await Task.sleep(for: .milliseconds(300))
-        #expect(!finished.withLock { $0 }, "the group still runs after the pool closed")
-        await group.triggerGracefulShutdown()
-        try await running.value
-        #expect(finished.withLock { $0 })
     }
 
     @Test func theCleanupServiceStopsWhenItsTaskIsCancelled() async throws {
         // Outside a ServiceGroup, cancelling the task that runs the service stops it, also after
         // its pool closed (when it waits for a shutdown that no group will send).
         for closeFirst in [false, true] {
-            try await withStore { store in
+            let table = StoreTestDatabase.uniqueTable()
+            try await withStore(table: table) { store in
                 let running = Task { try await SessionCleanupService(store: store, interval: .milliseconds(20)).run() }
                 try await Task.sleep(for: .milliseconds(50))
                 if closeFirst {
-                    await store.close()
+                    try await closing(store, table: table)
                     try await Task.sleep(for: .milliseconds(50))
                 }
                 let start = ContinuousClock.now
