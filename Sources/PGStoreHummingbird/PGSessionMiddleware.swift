@@ -20,6 +20,9 @@ import HTTPTypes
 ///   others' (see `SessionStore.save(_:)`).
 /// - When the database cannot be reached the request fails with 503 Service Unavailable and one
 ///   clear log line; it works again as soon as the database is back.
+/// - When the session cannot be saved for a reason of its own (its encoded data is larger than the
+///   store's `maxLength`), the request fails with 500 Internal Server Error and an error-level log
+///   line saying why; the stored session stays as it was.
 public struct PGSessionMiddleware<Context: PGSessionRequestContext>: RouterMiddleware {
     let store: SessionStore
     let cookieName: String
@@ -71,6 +74,12 @@ public struct PGSessionMiddleware<Context: PGSessionRequestContext>: RouterMiddl
             return nil
         } catch let error as PGError {
             throw unavailable(error, context: context)
+        } catch let error as SessionStoreError {
+            // A session grown past the store's maxLength, say. Hummingbird answers such an error
+            // with a 500 and logs it at debug level only, so without this line every save of
+            // that session would fail with nothing in the log to say why.
+            context.logger.error("session not saved: \(error)")
+            throw error
         }
     }
 

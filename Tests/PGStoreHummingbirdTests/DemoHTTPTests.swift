@@ -205,6 +205,12 @@ struct ThrowingHandlerTests {
             try context.sessions.withSession { $0.addFlash("half done") }
             throw HalfDone()
         }
+        router.post("/hoard") { _, context -> String in
+            // Random bytes, so the encoded data cannot shrink below the store's 4,096 bytes.
+            let bulk = (0..<6_000).map { _ in String(UInt8.random(in: 0...255), radix: 16) }.joined()
+            try context.sessions.withSession { $0.values["bulk"] = .string(bulk) }
+            return "stored"
+        }
         return router
     }
 
@@ -227,6 +233,29 @@ struct ThrowingHandlerTests {
             let after = try await client.execute(uri: "/flashes", method: .get, headers: jar.header)
             #expect(after.status == .ok)
             #expect(String(buffer: after.body) == "", "the flash was read once, and the failed request added none")
+        }
+    }
+}
+
+extension ThrowingHandlerTests {
+    @Test func aSessionTooLargeToSaveFailsTheRequestWithALogLineAndKeepsTheStoredOne() async throws {
+        let recorder = RecordingLogHandler()
+        let logger = Logger(label: "demo-test", factory: { _ in recorder })
+        try await HTTPTestSupport.withDemoApp(logger: logger, router: Self.router(store:)) { _, _, client in
+            var jar = CookieJar()
+            let refused = try await client.execute(uri: "/refuse", method: .post)
+            jar.store(refused)
+
+            let hoarded = try await client.execute(uri: "/hoard", method: .post, headers: jar.header)
+            #expect(hoarded.status == .internalServerError)
+            #expect(hoarded.headers[.setCookie] == nil)
+            let logged = recorder.lines.withLock(announcingTo: recorder) { $0 }
+            #expect(logged.contains { $0.hasPrefix("error session not saved: SessionStoreError.dataTooLarge") }, "\(logged)")
+
+            // The stored session is as it was: the same cookie still finds it, its flash still there.
+            let next = try await client.execute(uri: "/flashes", method: .get, headers: jar.header)
+            #expect(next.status == .ok)
+            #expect(String(buffer: next.body) == "wrong password")
         }
     }
 }
