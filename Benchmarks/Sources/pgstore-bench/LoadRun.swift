@@ -23,11 +23,12 @@ enum LoadRun {
         var measurement = Measurement()
         // nil: the global executor, as callers in most applications.
         let executor: (any TaskExecutor)? = onPoolThread ? store.pool.taskExecutor : nil
-        await withTaskGroup(of: (Int, Int, [UInt64]).self) { group in
+        var latencies: [UInt32] = []
+        await withTaskGroup(of: (Int, Int, [UInt32]).self) { group in
             for worker in 0..<tasks {
-                let body: @Sendable () async -> (Int, Int, [UInt64]) = {
+                let body: @Sendable () async -> (Int, Int, [UInt32]) = {
                     var generator = FastRandom(seed: UInt64(worker) &+ 1)
-                    var latencies: [UInt64] = []
+                    var latencies: [UInt32] = []
                     // No reservation: at 10,000 tasks even 256 slots each would be 20 MB of the
                     // benchmark's own bookkeeping counted in the store's peak RSS.
                     var operations = 0
@@ -42,8 +43,7 @@ enum LoadRun {
                             errors += 1
                         }
                         now = clock.now
-                        let elapsed = (now - began).components
-                        latencies.append(UInt64(elapsed.seconds) * 1_000_000_000 + UInt64(elapsed.attoseconds / 1_000_000_000))
+                        latencies.append(Latencies.micros(now - began))
                     }
                     return (operations, errors, latencies)
                 }
@@ -58,15 +58,16 @@ enum LoadRun {
                     group.addTask(operation: body)
                 }
             }
-            for await (operations, errors, latencies) in group {
+            for await (operations, errors, taskLatencies) in group {
                 measurement.operations += operations
                 measurement.errors += errors
-                measurement.latenciesNanos += latencies
+                latencies += taskLatencies
             }
         }
         let elapsed = (clock.now - start).components
         measurement.seconds = Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18
         measurement.cpuSeconds = ProcessStats.cpuSeconds() - cpuBefore
+        measurement.setPercentiles(sorting: &latencies)
         return measurement
     }
 

@@ -98,8 +98,8 @@ func runModes(admin: ConnectionPool, serverCPU: ServerCPU?) async throws {
 func emitResult(mode: Options.Mode, tasks: Int, _ result: Measurement, pgbenchTPS: Double, ratio: Double) {
     emit(String(
         format: "RESULT mode=%@ tasks=%d pool=%d ops_per_s=%.0f p50_ms=%.2f p99_ms=%.2f p999_ms=%.2f cpu_us_per_op=%.1f rss_mb=%.0f pgbench_tps=%.0f ratio=%.2f",
-        mode.rawValue, tasks, options.connections(for: mode), result.opsPerSecond, result.percentileMillis(0.5),
-        result.percentileMillis(0.99), result.percentileMillis(0.999), result.cpuMicrosPerOp,
+        mode.rawValue, tasks, options.connections(for: mode), result.opsPerSecond, result.p50Millis,
+        result.p99Millis, result.p999Millis, result.cpuMicrosPerOp,
         ProcessStats.peakRSSMegabytes(), pgbenchTPS, ratio))
     if result.errors > 0 { log("mode=\(mode) tasks=\(tasks): \(result.errors) errors") }
 }
