@@ -948,9 +948,6 @@ struct PoolTaskExecutorTests {
     }
 }
 
-/// What the I/O thread answers to `query`, awaited as `ConnectionPool.run` awaits it: `send`
-/// hands the query on once its continuation is set, and the answer's hand-off from the I/O
-/// thread is announced to ThreadSanitizer.
 /// The code of the `PGError` that `body` throws; `nil` when it returns (or throws another error).
 private func pgErrorCode(_ body: () async throws -> Void) async -> PGError.Code? {
     do {
@@ -961,6 +958,9 @@ private func pgErrorCode(_ body: () async throws -> Void) async -> PGError.Code?
     }
 }
 
+/// What the I/O thread answers to `query`, awaited as `ConnectionPool.run` awaits it: `send`
+/// hands the query on once its continuation is set, and the answer's hand-off from the I/O
+/// thread is announced to ThreadSanitizer.
 private func answer(to query: PendingQuery, send: () -> Void) async throws -> QueryResult {
     defer { ThreadSanitizer.acquire(query) }
     return try await withUnsafeThrowingContinuation { continuation in
