@@ -29,7 +29,7 @@ enum LoadRun {
                 let body: @Sendable () async -> (Int, Int, [UInt32]) = {
                     var generator = FastRandom(seed: UInt64(worker) &+ 1)
                     var latencies: [UInt32] = []
-                    // No reservation: at 10,000 tasks even 256 slots each would be 20 MB of the
+                    // No reservation: at 10,000 tasks even 256 slots each would be 10 MB of the
                     // benchmark's own bookkeeping counted in the store's peak RSS.
                     var operations = 0
                     var errors = 0
